@@ -1,7 +1,7 @@
 -- The typed event store: one row per security event, nested STRUCTs so JSONLogic `var` paths
 -- such as actor.user are column accesses. See docs/event-schema.md.
 CREATE TABLE IF NOT EXISTS events (
-    event_id      VARCHAR PRIMARY KEY,
+    event_id      VARCHAR NOT NULL,   -- unique by construction: ingest anti-joins on it (no ART index: it would sit in memory)
     time          TIMESTAMPTZ NOT NULL,
     ingested_at   TIMESTAMPTZ NOT NULL,
     source        VARCHAR NOT NULL,
