@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS events (
                     request_bytes BIGINT, response_bytes BIGINT),
     resource STRUCT(type VARCHAR, id VARCHAR, owner_id VARCHAR, record_count BIGINT),
     dst      STRUCT(url VARCHAR, host VARCHAR, scheme VARCHAR),
-    waf      STRUCT(rule_id VARCHAR, rule_group VARCHAR, action VARCHAR, labels VARCHAR[]),
+    waf      STRUCT(rule_id VARCHAR, rule_group VARCHAR, action VARCHAR, attack VARCHAR, labels VARCHAR[]),
+    -- waf.attack: sqli | xss | path_traversal | rce | scanner | protocol | rate_limit | bot | other (NULL: none matched)
     pii      STRUCT(types VARCHAR[], count INTEGER),
     message  VARCHAR,
     raw      JSON
