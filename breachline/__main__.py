@@ -1,0 +1,5 @@
+import sys
+
+from breachline.cli import main
+
+sys.exit(main())
