@@ -23,3 +23,7 @@ class SourceError(BreachlineError):
 
 class PlaybookError(BreachlineError):
     """A playbook is refused: the message names the file, the JSON path and what was expected."""
+
+
+class DeliveryError(BreachlineError):
+    """Alerts could not be delivered: a sink setting is wrong, or outbox rows are dead-lettered."""
