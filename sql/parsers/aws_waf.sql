@@ -36,14 +36,20 @@ WITH parsed AS (
         CASE WHEN j.terminatingRuleId <> 'Default_Action' OR len(j.nonTerminatingMatchingRules) > 0 THEN NULL
              ELSE list_filter(j.ruleGroupList, lambda g: len(g.nonTerminatingMatchingRules) > 0)[1].ruleGroupId
         END AS counted_group,
-        list_transform(j.labels, lambda l: l.name) AS label_names,
+        coalesce(list_transform(j.labels, lambda l: l.name), []) AS label_names,
         upper(concat_ws(' ',
             list_aggregate(list_transform(j.terminatingRuleMatchDetails, lambda d: d.conditionType), 'string_agg', ' '),
             list_aggregate(flatten(list_transform(j.nonTerminatingMatchingRules,
                 lambda r: list_transform(r.ruleMatchDetails, lambda d: d.conditionType))), 'string_agg', ' '),
             array_to_string(list_transform(j.labels, lambda l: l.name), ' '),
             j.terminatingRuleId,
-            array_to_string(list_transform(j.ruleGroupList, lambda g: g.terminatingRule.ruleId), ' '))) AS evidence
+            array_to_string(list_transform(j.ruleGroupList, lambda g: g.terminatingRule.ruleId), ' '),
+            -- When no rule terminated, rule_id names a rule that only counted (or challenged): its name and action
+            -- are evidence too, or a CAPTCHA/CHALLENGE rule in count position would be classed "other".
+            CASE WHEN j.terminatingRuleId = 'Default_Action' THEN concat_ws(' ',
+                array_to_string(list_transform(j.nonTerminatingMatchingRules, lambda r: concat_ws(' ', r.ruleId, r.action)), ' '),
+                array_to_string(flatten(list_transform(j.ruleGroupList, lambda g: list_transform(g.nonTerminatingMatchingRules,
+                    lambda r: concat_ws(' ', r.ruleId, r.action)))), ' ')) END)) AS evidence
     FROM parsed
 )
 SELECT
@@ -62,7 +68,7 @@ SELECT
      'user_agent': list_filter(j.httpRequest.headers, lambda h: lower(h.name) = 'user-agent')[1].value} AS src,
     {'method': j.httpRequest.httpMethod,
      'host': coalesce(j.httpRequest.host, list_filter(j.httpRequest.headers, lambda h: lower(h.name) = 'host')[1].value),
-     'path': j.httpRequest.uri, 'query': nullif(j.httpRequest.args, ''), 'status': j.responseCodeSent,
+     'path': nullif(j.httpRequest.uri, ''), 'query': nullif(j.httpRequest.args, ''), 'status': j.responseCodeSent,
      'request_bytes': NULL, 'response_bytes': NULL} AS http,
     NULL AS resource,
     NULL AS dst,
