@@ -67,7 +67,7 @@ def test_mixed_good_and_broken_input_loses_nothing(store: duckdb.DuckDBPyConnect
         b'{"timestamp": 1764500000000, "action": "ALLOW"\n',                    # bad JSON (truncated)
         b"[1, 2, 3]\n",                                                           # not an object
         line({k: v for k, v in waf_record(900).items() if k != "timestamp"}),    # missing time
-        line(waf_record(901, ts="yesterday")),  # type: ignore[arg-type]       # wrong type for time
+        line(waf_record(901, timestamp="yesterday")),                            # wrong type for time
         b'{"timestamp": 1764500000000, "action": "\xff\xfe"}\n',                 # invalid UTF-8
         line(waf_record(902, httpRequest={"uri": "x" * 1_100_000, "requestId": "huge"})),  # 1 MB field
     ])
