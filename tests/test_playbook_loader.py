@@ -127,7 +127,7 @@ def test_duration_error_names_file_line_and_path(tmp_path: Path) -> None:
          "step names must be unique"),
         ("  key: [actor.user]", "  key: [src.ip]", "dedup.key[0]", "key: [src.ip]", "not in correlation.group_by"),
         ("expires: 2027-03-01", "expires: 2027-02-30", "exceptions[0].expires", "2027-02-30", "not a date"),
-        ("{at: 90m,", "{at: 90 minutes,", "tests[0].events[1].at", "90 minutes", "is not a duration"),
+        ("{at: 90m,", "{at: 90 minutes,", "tests[0].events[1].at", "90 minutes", "is not an offset"),
         ("actor: {user: mallory}, resource", "actor: {usr: mallory}, resource", "tests[0].events[1].actor.usr",
          "usr: mallory", 'did you mean "actor.user"?'),
     ],

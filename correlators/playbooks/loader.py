@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -424,7 +425,7 @@ def _test(col: _Collector, i: int, t: Mapping[str, Any], group_by: tuple[str, ..
         if "at" in ev and "time" in ev:
             col.add(path, 'give either "at" (an offset from the test start) or "time", not both')
         if "at" in ev:
-            offset = _duration(col, f"{path}.at", ev.pop("at"))
+            offset = _offset(col, f"{path}.at", ev.pop("at"))
             ev["time"] = (start + offset).isoformat().replace("+00:00", "Z")
         elif "time" not in ev:
             col.add(path, 'an event needs "at" (e.g. 5m after the test start) or "time"')
@@ -440,6 +441,23 @@ def _test(col: _Collector, i: int, t: Mapping[str, Any], group_by: tuple[str, ..
                     col.add(f"{base}.expect.groups[{k}].{key}", f'"{key}" is not in correlation.group_by')
     return PlaybookTest(t["name"], i, tuple(events), expect["alerts"], expect.get("suppressed"),
                         tuple(groups) if groups is not None else None)
+
+
+_OFFSET_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_OFFSET_UNITS = {"ms": dt.timedelta(milliseconds=1), "s": dt.timedelta(seconds=1), "m": dt.timedelta(minutes=1),
+                 "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1), "w": dt.timedelta(weeks=1)}
+
+
+def _offset(col: _Collector, path: str, value: Any) -> dt.timedelta:
+    """A test event's offset from the test start: a duration, compound allowed (`1h59m59s999ms`), or `-5m`."""
+    text = str(value).replace(" ", "")
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    parts = _OFFSET_PART.findall(body)
+    if not body or "".join(n + u for n, u in parts) != body:
+        col.add(path, f'"{value}" is not an offset; use e.g. 90s, 10m, 2h, 1h59m59s999ms')
+        return dt.timedelta(0)
+    return sign * sum((int(n) * _OFFSET_UNITS[u] for n, u in parts), dt.timedelta(0))
 
 
 def _check_event_field(col: _Collector, path: str, key: str, value: Any, known: Mapping[str, str]) -> None:

@@ -1,0 +1,243 @@
+"""Incremental, consistent correlation runs (`breachline correlate`).
+
+Per playbook, `correlation_state.final_until` (P) says up to which decision time alerts have been emitted.
+A run computes the event-time watermark M (newest event time, ignoring events stamped more than an hour after
+they were ingested: a broken clock must not finalise the future), sets F = M - lateness, reads the events with
+time in [P - look-back, F] and emits the alerts whose decision time is in (P, F]. Because an alert depends only
+on events at or before its decision time (and within its look-back), and every event arrives within `lateness`
+of its time, the alerts of (P, F] are exactly those a single run over all the events would emit there: one
+batch, many small batches in arrival order, or a backfill give the same alert set. Events that arrive later
+than that (time already final) are counted as `late_events` and not correlated.
+
+Each playbook is one transaction: alerts, suppressed matches, first-seen sightings and the new final time
+commit together, so a crash never leaves a half-run (the rerun redoes it; ids make inserts idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import duckdb
+
+from correlators.correlation.compiler import (
+    Bounds,
+    FirstSeenComponent,
+    compile_playbook,
+    components_of,
+    lookback,
+)
+from correlators.correlation.first_seen import STATE_TABLE, state_update_sql
+from correlators.correlation.sqlparts import lit
+from correlators.playbooks.model import Playbook
+
+CLOCK_SKEW = dt.timedelta(hours=1)
+INFINITY = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class PlaybookRun:
+    playbook: str
+    version: int
+    alerts: int = 0
+    suppressed: int = 0
+    late_events: int = 0
+    decided_after: dt.datetime | None = None
+    decided_until: dt.datetime | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """The `correlate --json` object."""
+        return {"playbook": self.playbook, "alerts": self.alerts, "suppressed": self.suppressed}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def watermark(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The newest trustworthy event time in the store (None when it is empty)."""
+    row = con.execute(
+        f'SELECT max("time") FROM events WHERE "time" <= ingested_at + INTERVAL {int(CLOCK_SKEW.total_seconds())} SECOND'
+    ).fetchone()
+    return row[0] if row else None
+
+
+def correlate(
+    con: duckdb.DuckDBPyConnection,
+    playbooks: Iterable[Playbook],
+    *,
+    flush: bool = False,
+    since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> list[PlaybookRun]:
+    """Run every playbook over what is new since its last run; returns one summary per playbook.
+
+    flush: treat the store as closed history: every decision is final now (lateness ignored, trailing
+        `absent` steps decided at the end). For tests and one-shot analyses; the playbook is then done.
+    since: a playbook with no state yet starts deciding at `since` instead of the first event (its look-back
+        and first-seen baselines still read the history before it).
+    """
+    run_id = uuid.uuid4().hex[:12]
+    started = now or dt.datetime.now(dt.UTC)
+    mark = watermark(con)
+    out = []
+    for pb in playbooks:
+        out.append(_run_one(con, pb, mark, flush=flush, since=since, run_id=run_id, started=started))
+    return out
+
+
+def _state(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, dt.datetime, dt.datetime, dict[str, Any]] | None:
+    row = con.execute(
+        "SELECT playbook_version, final_until, last_run_at, state_until FROM correlation_state WHERE playbook_id = ?",
+        [pb.id],
+    ).fetchone()
+    if row is None:
+        return None
+    state_until = json.loads(row[3]) if row[3] else {}
+    return row[0], row[1], row[2], state_until
+
+
+def _run_one(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | None, *, flush: bool,
+             since: dt.datetime | None, run_id: str, started: dt.datetime) -> PlaybookRun:
+    t0 = time.perf_counter()
+    res = PlaybookRun(pb.id, pb.version)
+    if mark is None:
+        res.note = "no events"
+        return res
+    state = _state(con, pb)
+    final_prev = state[1] if state else since
+    final_new = INFINITY if flush else mark - pb.lateness
+    if final_prev is not None and final_new <= final_prev:
+        res.note = "nothing new is final yet"
+        res.decided_after = final_prev
+        return res
+    res.decided_after, res.decided_until = final_prev, (None if flush else final_new)
+    if state is not None:
+        res.late_events = _late_events(con, state[2], state[1])
+
+    components = components_of(pb)
+    same_version = state is not None and state[0] == pb.version
+    con.execute("BEGIN TRANSACTION")
+    try:
+        state_until: dict[str, dt.datetime | None] = {}
+        for comp in components:
+            state_until[comp.key] = _component_start(con, pb, comp, final_prev,
+                                                     state[3] if state and same_version else None)
+        read_from = final_prev - lookback(pb) if final_prev is not None else None
+        bounds = Bounds(read_from=read_from, decide_after=final_prev, decide_until=res.decided_until,
+                        state_until=state_until, use_state=True)
+        query = compile_playbook(pb, bounds)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bl_candidates AS\n{query.sql}")
+        res.alerts, res.suppressed = _record(con, pb)
+        new_until: dict[str, str | None] = {}
+        for comp in components:
+            upto = mark - pb.lateness - comp.keep_back if not flush else mark
+            start = state_until[comp.key]
+            if start is None or upto > start:
+                for stmt in state_update_sql(pb, comp, start, upto):
+                    con.execute(stmt)
+                start = upto
+            new_until[comp.key] = start.isoformat() if start else None
+        con.execute(
+            "INSERT INTO correlation_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (playbook_id) DO UPDATE SET "
+            "playbook_version = excluded.playbook_version, final_until = excluded.final_until, "
+            "last_run_at = excluded.last_run_at, state_until = excluded.state_until",
+            [pb.id, pb.version, final_new, started, json.dumps(new_until)],
+        )
+        res.seconds = time.perf_counter() - t0
+        con.execute(
+            "INSERT INTO correlation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, pb.id, pb.version, started, final_prev, final_new, res.alerts, res.suppressed,
+             res.late_events, res.seconds],
+        )
+        con.execute("DROP TABLE IF EXISTS bl_candidates")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return res
+
+
+def _component_start(con: duckdb.DuckDBPyConnection, pb: Playbook, comp: FirstSeenComponent,
+                     final_prev: dt.datetime | None, saved: dict[str, Any] | None) -> dt.datetime | None:
+    """Up to when the sightings table holds this component's events; (re)builds it when it cannot be trusted
+    (first run after `since`, a new playbook version, a new step)."""
+    if saved is not None and comp.key in saved:
+        value = saved[comp.key]
+        return dt.datetime.fromisoformat(value) if value else None
+    con.execute(f"DELETE FROM {STATE_TABLE} WHERE playbook_id = ? AND component = ?", [pb.id, comp.key])
+    if final_prev is None:
+        return None  # first run: everything is read and folded from the events themselves
+    upto = final_prev - comp.keep_back
+    for stmt in state_update_sql(pb, comp, upto - comp.baseline - comp.min_history, upto):
+        con.execute(stmt)
+    return upto
+
+
+def _late_events(con: duckdb.DuckDBPyConnection, last_run_at: dt.datetime, final_until: dt.datetime) -> int:
+    row = con.execute(
+        'SELECT count(*) FROM events WHERE ingested_at > ? AND "time" <= ?', [last_run_at, final_until]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+_ALERT_COLUMNS = ("alert_id", "playbook_id", "playbook_version", "severity", "group_values", "dedup_key",
+                  "first_seen", "last_seen", "window_start", "event_count", "metrics", "event_ids", "samples",
+                  "title", "created_at", "incident_id", "decision_time", "anchor")
+
+
+def _record(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, int]:
+    """New alerts into `alerts`, suppressed ones into `suppressed_matches`; both skip ids already there."""
+    before = _count(con, "alerts", pb)
+    con.execute(f"""
+INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})
+SELECT c.alert_id, {lit(pb.id)}, {pb.version}, {lit(pb.severity)}, c.group_values, c.dedup_key,
+       c.first_seen, c.last_seen, c.window_start, c.event_count, c.metrics, c.event_ids, c.samples,
+       c.title, now(), NULL, c.decision_time, c.anchor
+FROM bl_candidates c
+WHERE len(c.suppressed_by) = 0 AND c.alert_id NOT IN (SELECT alert_id FROM alerts)""")
+    added = _count(con, "alerts", pb) - before
+    suppressed = 0
+    if pb.exceptions:
+        values = ", ".join(
+            f"({lit(e.ref)}, {lit(e.owner)}, {lit(e.reason)}, DATE '{e.expires.isoformat()}')" for e in pb.exceptions
+        )
+        before_s = _count(con, "suppressed_matches", pb)
+        con.execute(f"""
+INSERT INTO suppressed_matches
+SELECT s.alert_id, s.ref, {lit(pb.id)}, {pb.version}, x.owner, x.reason, x.expires, s.group_values,
+       s.first_seen, s.last_seen, s.event_count, s.metrics, s.event_ids, now()
+FROM (SELECT *, unnest(suppressed_by) AS ref FROM bl_candidates) s
+JOIN (VALUES {values}) x(ref, owner, reason, expires) ON x.ref = s.ref
+WHERE NOT EXISTS (SELECT 1 FROM suppressed_matches m WHERE m.alert_id = s.alert_id AND m.exception_ref = s.ref)""")
+        suppressed = _count(con, "suppressed_matches", pb) - before_s
+    return added, suppressed
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, pb: Playbook) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table} WHERE playbook_id = ?", [pb.id]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, pb: Playbook, bounds: Bounds | None = None) -> list[dict[str, Any]]:
+    """The alert rows the playbook yields for `bounds`, without writing anything (explain, backtest, diff)."""
+    query = compile_playbook(pb, bounds or Bounds())
+    cur = con.execute(query.sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def reset(con: duckdb.DuckDBPyConnection, playbook_ids: Sequence[str]) -> None:
+    """Forget the state of these playbooks (their next run starts over; existing alerts stay)."""
+    for pid in playbook_ids:
+        con.execute("DELETE FROM correlation_state WHERE playbook_id = ?", [pid])
+        con.execute(f"DELETE FROM {STATE_TABLE} WHERE playbook_id = ?", [pid])
+
+
+__all__ = ["INFINITY", "PlaybookRun", "correlate", "evaluate", "reset", "watermark"]
