@@ -173,8 +173,9 @@ def _load_batch(
 
 def _scalar(con: duckdb.DuckDBPyConnection, statement: str, params: dict[str, object]) -> int:
     used = {k: v for k, v in params.items() if f"${k}" in statement}
-    row = con.execute(statement, used).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    # fetchall, not fetchone: a half-read result blocks the connection's next unregister (ResourceInUse).
+    rows = con.execute(statement, used).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _quarantine_rejects(con: duckdb.DuckDBPyConnection, rejects: Iterable[Reject], params: dict[str, object]) -> int:
