@@ -8,6 +8,7 @@ the same store every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -281,6 +282,7 @@ class Store:
         }
 
 
+@lru_cache(maxsize=4)  # a Store is never mutated; tests and reruns in one process reuse it
 def build_store(seed: int, n_customers: int = 40_000) -> Store:
     rng = np.random.default_rng([seed, 0])
     fi = rng.integers(0, len(FIRST_NAMES), n_customers)

@@ -9,8 +9,8 @@
 - `session`: rows of `admin_user_session` (eu-store), the day's sessions as they stood at the end of the day.
 
 `info` (the report's Details) conventions, used by the scenarios and the benign look-alikes alike:
-exports `entity=customer; records=48211; file=...` (Data Transfer) or `namespace=customer_listing; records=120`
-(grid export); role saves `role=Administrators; role_id=1; resources=Magento_Backend::all; users=...`;
+exports `customer: 48211 records exported to var/export/customer_20261101_020112.csv` (Data Transfer) or
+`customer_listing: 120 records` (grid export); role saves `role=Administrators; role_id=1; resources=Magento_Backend::all; users=...`;
 user saves `user=...; user_id=..; role=...; role_id=..`; views and saves the entity id.
 """
 
@@ -143,9 +143,10 @@ def user_save_info(username: str, user_id: int, role: str) -> str:
 
 
 def export_info(entity: str, records: int, file: str | None = None) -> str:
+    """Details of an export: the entity (or grid), how many records, and for Data Transfer the file."""
     if file:
-        return f"entity={entity}; records={records}; file={file}"
-    return f"namespace={entity}_listing; records={records}"
+        return f"{entity}: {records} records exported to var/export/{file}"
+    return f"{entity}_listing: {records} records"
 
 
 def _ip_int(col: str) -> pl.Expr:
@@ -210,7 +211,7 @@ class MagentoActionLogWriter(FormatWriter):
         per_staff = rng.multinomial(max(0, n - 6), weights / weights.sum())
         frames = [self._staff_day(ctx, tenant, a, int(m)) for a, m in zip(staff, per_staff, strict=True) if m]
         frames.append(self._erp_night(ctx, tenant, store.admins[ERP_USER]))
-        frames.append(self._thin_failures(ctx, tenant, max(1, n // 80)))
+        frames.append(self._thin_failures(ctx, tenant, max(1, min(8, n // 80))))
         return pl.concat(frames)
 
     def _staff_day(self, ctx: DayContext, tenant: str, admin: Admin, n: int) -> pl.DataFrame:
@@ -232,8 +233,8 @@ class MagentoActionLogWriter(FormatWriter):
         info_by_kind = {
             "customer": cust, "order": order, "product": num, "page": num, "block": num, "rule": num,
             "products": cat(num, ",", pl.Series(values=rng.integers(4_000, 8_000, n)).cast(pl.String)),
-            "export_customer_small": cat("namespace=customer_listing; records=", small),
-            "export_orders_small": cat("namespace=sales_order_grid; records=", small),
+            "export_customer_small": cat("customer_listing: ", small, " records"),
+            "export_orders_small": cat("sales_order_grid: ", small, " records"),
             "config": pick(rng, ("section=payment", "section=sales_email", "section=web", "section=catalog"), n),
             "cache": const("", n),
             "report": const("", n),
