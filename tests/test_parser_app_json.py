@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
-import pytest
 
 from connectors.sources.loader import IngestStats, load_object
 from connectors.sources.locations import resolve
@@ -39,7 +38,7 @@ def events(store: duckdb.DuckDBPyConnection, order: str = "time") -> list[dict[s
 
 
 def quarantine(store: duckdb.DuckDBPyConnection) -> dict[int, str]:
-    return dict(store.execute("SELECT line, reason FROM quarantine").fetchall())  # type: ignore[arg-type]
+    return dict(store.execute("SELECT line, reason FROM quarantine").fetchall())
 
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:
@@ -84,23 +83,24 @@ def test_spec_examples_golden(store: duckdb.DuckDBPyConnection) -> None:
     assert view["pii"]["types"] == []
 
 
-@pytest.mark.parametrize(
-    ("ts", "expected"),
-    [
-        ("2026-11-30T10:15:02Z", dt.datetime(2026, 11, 30, 10, 15, 2, tzinfo=UTC)),
-        ("2026-11-30T10:15:02.5+05:30", dt.datetime(2026, 11, 30, 4, 45, 2, 500000, tzinfo=UTC)),
-        ("2026-11-30T10:15:02-0800", dt.datetime(2026, 11, 30, 18, 15, 2, tzinfo=UTC)),
-        ("2026-11-30 10:15:02", dt.datetime(2026, 11, 30, 10, 15, 2, tzinfo=UTC)),  # no zone: UTC
-        (1764497702, dt.datetime(2025, 11, 30, 10, 15, 2, tzinfo=UTC)),
-        (1764497702.25, dt.datetime(2025, 11, 30, 10, 15, 2, 250000, tzinfo=UTC)),
-        (1764497702123, dt.datetime(2025, 11, 30, 10, 15, 2, 123000, tzinfo=UTC)),
-        # Just above 10^11 is milliseconds (1973), not seconds (year 5138).
-        (100_000_000_001, dt.datetime(1973, 3, 3, 9, 46, 40, 1000, tzinfo=UTC)),
-    ],
-)
-def test_time_encodings(store: duckdb.DuckDBPyConnection, tmp_path: Path, ts: object, expected: dt.datetime) -> None:
-    load(store, write_jsonl(tmp_path / "t.jsonl", [{"ts": ts, "kind": "api"}]))
-    assert [e["time"] for e in events(store)] == [expected]
+TS_CASES: list[tuple[object, dt.datetime]] = [
+    ("2026-11-30T10:15:02Z", dt.datetime(2026, 11, 30, 10, 15, 2, tzinfo=UTC)),
+    ("2026-11-30T10:15:02.5+05:30", dt.datetime(2026, 11, 30, 4, 45, 2, 500000, tzinfo=UTC)),
+    ("2026-11-30T10:15:02-0800", dt.datetime(2026, 11, 30, 18, 15, 2, tzinfo=UTC)),
+    ("2026-11-30 10:15:02", dt.datetime(2026, 11, 30, 10, 15, 2, tzinfo=UTC)),  # no zone: UTC
+    (1764497702, dt.datetime(2025, 11, 30, 10, 15, 2, tzinfo=UTC)),
+    (1764497702.25, dt.datetime(2025, 11, 30, 10, 15, 2, 250000, tzinfo=UTC)),
+    (1764497702123, dt.datetime(2025, 11, 30, 10, 15, 2, 123000, tzinfo=UTC)),
+    # Just above 10^11 is milliseconds (1973), not seconds (year 5138).
+    (100_000_000_001, dt.datetime(1973, 3, 3, 9, 46, 40, 1000, tzinfo=UTC)),
+]
+
+
+def test_time_encodings(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    records = [{"ts": ts, "id": f"t{i}", "kind": "api"} for i, (ts, _) in enumerate(TS_CASES)]
+    assert load(store, write_jsonl(tmp_path / "t.jsonl", records)).added == len(TS_CASES)
+    got = {e["event_id"]: e["time"] for e in events(store)}
+    assert got == {f"app_json:t{i}": expected for i, (_, expected) in enumerate(TS_CASES)}
 
 
 def test_broken_records_are_quarantined_with_the_reason(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

@@ -5,7 +5,9 @@
 WITH parsed AS (
     SELECT rec_no, text,
            CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object (' || lower(json_type(text)) || ')'
+                WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object (' || CASE json_type(text)
+                     WHEN 'VARCHAR' THEN 'string' WHEN 'UBIGINT' THEN 'number' WHEN 'BIGINT' THEN 'number'
+                     WHEN 'DOUBLE' THEN 'number' ELSE lower(json_type(text)) END || ')'
            END AS json_error,
            CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN json_transform(text, '{
              "ts": "JSON", "id": "VARCHAR", "kind": "JSON", "action": "VARCHAR", "outcome": "VARCHAR",
