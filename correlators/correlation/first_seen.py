@@ -35,7 +35,8 @@ _ONE_MICRO = "INTERVAL '1 microsecond'"
 
 def component_ctes(ctx: Ctx, comp: FirstSeenComponent, prefix: str) -> list[str]:
     """CTEs ending in `{prefix}_new`: the component's new events with columns event_id, time, g*, v*, gk, vk,
-    prior (the last sighting before, older than baseline, or NULL), the exception flags and the sample."""
+    the exception flags and the sample. (When the value was last seen before the baseline is deliberately not
+    reported: it would depend on history older than the baseline, which the sightings table forgets.)"""
     ctx.components.append(comp)
     m = ctx.cond(comp.where)
     gslots = ctx.fields(comp.group_by)
@@ -87,7 +88,7 @@ def build(ctx: Ctx, spec: FirstSeenSpec) -> list[str]:
     "time" AS decision_time, "time" AS first_seen, "time" AS last_seen,
     "time" - {interval(spec.new.baseline)} AS window_start,
     count(*) AS event_count,
-    json_object('value', {value_json}, 'previously_seen', max(prior)) AS metrics,
+    json_object('value', {value_json}) AS metrics,
     list(event_id ORDER BY event_id) AS event_ids,
     to_json(list(sample ORDER BY event_id)[1:5]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_all()}
 FROM fs_new

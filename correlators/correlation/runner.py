@@ -113,13 +113,15 @@ def _run_one(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | N
     state = _state(con, pb)
     final_prev = state[1] if state else since
     final_new = INFINITY if flush else mark - pb.lateness
+    if state is not None:
+        res.late_events = _late_events(con, state[2], state[1])
     if final_prev is not None and final_new <= final_prev:
         res.note = "nothing new is final yet"
         res.decided_after = final_prev
+        if state is not None and res.late_events:
+            con.execute("UPDATE correlation_state SET last_run_at = ? WHERE playbook_id = ?", [started, pb.id])
         return res
     res.decided_after, res.decided_until = final_prev, (None if flush else final_new)
-    if state is not None:
-        res.late_events = _late_events(con, state[2], state[1])
 
     components = components_of(pb)
     same_version = state is not None and state[0] == pb.version
@@ -194,34 +196,30 @@ _ALERT_COLUMNS = ("alert_id", "playbook_id", "playbook_version", "severity", "gr
 
 def _record(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, int]:
     """New alerts into `alerts`, suppressed ones into `suppressed_matches`; both skip ids already there."""
-    before = _count(con, "alerts", pb)
-    con.execute(f"""
+    added = _inserted(con, f"""
 INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})
 SELECT c.alert_id, {lit(pb.id)}, {pb.version}, {lit(pb.severity)}, c.group_values, c.dedup_key,
        c.first_seen, c.last_seen, c.window_start, c.event_count, c.metrics, c.event_ids, c.samples,
        c.title, now(), NULL, c.decision_time, c.anchor
 FROM bl_candidates c
 WHERE len(c.suppressed_by) = 0 AND c.alert_id NOT IN (SELECT alert_id FROM alerts)""")
-    added = _count(con, "alerts", pb) - before
     suppressed = 0
     if pb.exceptions:
         values = ", ".join(
             f"({lit(e.ref)}, {lit(e.owner)}, {lit(e.reason)}, DATE '{e.expires.isoformat()}')" for e in pb.exceptions
         )
-        before_s = _count(con, "suppressed_matches", pb)
-        con.execute(f"""
+        suppressed = _inserted(con, f"""
 INSERT INTO suppressed_matches
 SELECT s.alert_id, s.ref, {lit(pb.id)}, {pb.version}, x.owner, x.reason, x.expires, s.group_values,
        s.first_seen, s.last_seen, s.event_count, s.metrics, s.event_ids, now()
 FROM (SELECT *, unnest(suppressed_by) AS ref FROM bl_candidates) s
 JOIN (VALUES {values}) x(ref, owner, reason, expires) ON x.ref = s.ref
 WHERE NOT EXISTS (SELECT 1 FROM suppressed_matches m WHERE m.alert_id = s.alert_id AND m.exception_ref = s.ref)""")
-        suppressed = _count(con, "suppressed_matches", pb) - before_s
     return added, suppressed
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str, pb: Playbook) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table} WHERE playbook_id = ?", [pb.id]).fetchone()
+def _inserted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()  # DuckDB answers an INSERT with the number of rows it inserted
     return int(row[0]) if row else 0
 
 
