@@ -6,6 +6,7 @@ after the fact; a rerun adds nothing; a late event is counted, not correlated; a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import textwrap
 from pathlib import Path
@@ -133,7 +134,7 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], lis
 def run_batches(events: list[dict[str, Any]], cuts: list[int], pbs: list[Playbook]) -> duckdb.DuckDBPyConnection:
     con = connect(":memory:")
     bounds = [0, *sorted(set(cuts)), len(events)]
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         if hi > lo:
             insert_events(con, events[lo:hi])
             correlate(con, pbs)
