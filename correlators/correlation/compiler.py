@@ -78,6 +78,8 @@ class FirstSeenComponent:
 class CompiledQuery:
     sql: str
     components: tuple[FirstSeenComponent, ...] = ()
+    base_sql: str = ""  # `WITH base AS (...)` alone: append a SELECT over base (explain)
+    conditions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # base column -> rule paths
 
 
 class Ctx:
@@ -89,6 +91,7 @@ class Ctx:
         self.slots = FieldSlots()
         self.conds: list[tuple[str, str]] = []
         self._cond_names: dict[str, str] = {}
+        self.cond_paths: dict[str, list[str]] = {}  # base column -> the rule paths it stands for (explain)
         self.exc_cols = [f"x{i}" for i in range(len(playbook.exceptions))]
         self.components: list[FirstSeenComponent] = []
 
@@ -99,7 +102,9 @@ class Ctx:
             name = f"m{len(self.conds)}"
             self.conds.append((name, sql))
             self._cond_names[sql] = name
-        return self._cond_names[sql]
+        name = self._cond_names[sql]
+        self.cond_paths.setdefault(name, []).append(rule.path)
+        return name
 
     def compile_rule(self, rule: Rule) -> str:
         from correlators.jsonlogic import JsonLogicError
@@ -163,8 +168,10 @@ def compile_playbook(playbook: Playbook, bounds: Bounds | None = None) -> Compil
         ctes = sequence.build(ctx, corr)
     else:
         ctes = first_seen.build(ctx, corr)
-    sql = "WITH " + ",\n".join([ctx.base_cte(), *ctes]) + "\n" + _envelope(ctx)
-    return CompiledQuery(sql, tuple(ctx.components))
+    base = ctx.base_cte()
+    sql = "WITH " + ",\n".join([base, *ctes]) + "\n" + _envelope(ctx)
+    conds = tuple((name, tuple(paths)) for name, paths in ctx.cond_paths.items())
+    return CompiledQuery(sql, tuple(ctx.components), "WITH " + base, conds)
 
 
 def components_of(playbook: Playbook) -> list[FirstSeenComponent]:
@@ -180,9 +187,13 @@ def components_of(playbook: Playbook) -> list[FirstSeenComponent]:
     return []
 
 
-def lookback(playbook: Playbook) -> dt.timedelta:
-    """How far before the last final time a run must read so that every new decision sees all it depends on."""
+def lookback(playbook: Playbook, *, stateless: bool = False) -> dt.timedelta:
+    """How far before the last final time a run must read so that every new decision sees all it depends on.
+    stateless: without the sightings table (backtest, diff, explain), first-seen baselines are read too."""
     corr = playbook.correlation
+    if stateless:
+        extra = max((c.baseline + c.min_history for c in components_of(playbook)), default=dt.timedelta(0))
+        return lookback(playbook) + extra
     if corr.type == "threshold":
         return 2 * corr.window  # the window itself, and the previous qualifying point for re-arming
     if corr.type == "sequence":

@@ -60,6 +60,13 @@ class PlaybookRun:
         return asdict(self)
 
 
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Install the JSONLogic macros compiled conditions may call (idempotent)."""
+    from correlators.jsonlogic import install_macros
+
+    install_macros(con)
+
+
 def watermark(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The newest trustworthy event time in the store (None when it is empty)."""
     row = con.execute(
@@ -83,6 +90,7 @@ def correlate(
     since: a playbook with no state yet starts deciding at `since` instead of the first event (its look-back
         and first-seen baselines still read the history before it).
     """
+    prepare(con)
     run_id = uuid.uuid4().hex[:12]
     started = now or dt.datetime.now(dt.UTC)
     mark = watermark(con)
@@ -226,9 +234,11 @@ def _inserted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def evaluate(con: duckdb.DuckDBPyConnection, pb: Playbook, bounds: Bounds | None = None) -> list[dict[str, Any]]:
     """The alert rows the playbook yields for `bounds`, without writing anything (explain, backtest, diff)."""
     query = compile_playbook(pb, bounds or Bounds())
+    prepare(con)
     cur = con.execute(query.sql)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return sorted(rows, key=lambda r: (r["decision_time"], r["alert_id"]))
 
 
 def reset(con: duckdb.DuckDBPyConnection, playbook_ids: Sequence[str]) -> None:
