@@ -136,7 +136,12 @@ WITH parsed AS (
                 ELSE TRY_CAST(nullif(regexp_extract(details,
                        '(\d+)\s+(?:records?|rows?|items?|entities|entries|customers?|orders?|products?)', 1), '') AS BIGINT)
            END AS record_count,
-           CASE WHEN regexp_matches(details, '^\d+$') THEN details END AS single_id,
+           -- The one entity acted on: Details that are a bare id, or name it as `user_id=8` / `role_id=1` / `id=5`.
+           coalesce(CASE WHEN regexp_matches(details, '^\d+$') THEN details END,
+                    nullif(regexp_extract(details, '(?:^|[;,\s])' || CASE
+                               WHEN regexp_matches(g, 'role') THEN 'role_id'
+                               WHEN regexp_matches(g, '(^|_)(admin_)?(accounts?|users?)$') THEN 'user_id'
+                               ELSE 'id' END || '=(\d+)', 1), '')) AS single_id,
            TRY_CAST(d.status AS INTEGER) AS session_status
     FROM normal
 )
