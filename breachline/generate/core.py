@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from isal import igzip
 
 from breachline.errors import BreachlineError
 from breachline.generate.formats import WRITERS, FormatWriter
-from breachline.generate.formats.base import DayContext
+from breachline.generate.formats.base import DayContext, write_output
 from breachline.generate.model import Store, build_store
 from breachline.generate.scenarios import GroundTruth, Plan, plan_scenarios
 from breachline.generate.vec import DAY_US, US, rows_frame
@@ -159,9 +158,8 @@ def _run_format(
             extra = scenario_frames[stream].filter((pl.col("ts") >= day_start) & (pl.col("ts") < day_start + DAY_US))
             if extra.height:
                 df = pl.concat([df, extra], how="vertical")
-            data = writer.render(stream, df)
             path = folder / writer.path(stream, date)
-            path.write_bytes(igzip.compress(data, GZIP_LEVEL, mtime=0) if writer.gzip else data)
+            write_output(writer.render(stream, df), path, gzip=writer.gzip, level=GZIP_LEVEL)
             paths.append(path)
             count += df.height
         step(f"{writer.name} {date.isoformat()}")

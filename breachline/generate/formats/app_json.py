@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, by_time, jsonl
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema, by_time
 from breachline.generate.formats.http_pools import (
     BROWSER_UA_WEIGHTS,
     BROWSER_UAS,
@@ -102,11 +102,13 @@ LAYOUT: list[tuple[str, Any]] = [
 EPOCH_KINDS = ("webhook", "script")
 
 
-# Columns whose values the generator takes from fixed pools or builds from ids: quoting suffices.
+# Columns whose values come from fixed pools (user agents, routes, hosts, staff) or are built from ids and
+# percent-encoded queries: quoting suffices, escaping is only paid for free text (message, body). Every record
+# is parsed back as JSON in the tests, which would catch a value that needs escaping.
 UNESCAPED = frozenset({
-    "id", "kind", "action", "outcome", "tenant", "actor_user_id", "actor_role", "actor_session_id",
-    "actor_customer_id", "actor_api_client", "actor_app", "src_ip", "src_country", "http_method", "http_host",
-    "resource_type", "resource_id", "resource_owner_id",
+    "id", "kind", "action", "outcome", "tenant", "actor_user", "actor_user_id", "actor_role", "actor_session_id",
+    "actor_customer_id", "actor_api_client", "actor_app", "src_ip", "src_country", "src_user_agent", "http_method",
+    "http_host", "http_path", "http_query", "resource_type", "resource_id", "resource_owner_id", "dst_url",
 })
 
 
@@ -154,8 +156,8 @@ class AppJsonWriter(FormatWriter):
     def path(self, stream: str, date: dt.date) -> str:
         return f"app-{date.isoformat()}.jsonl"
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
-        return jsonl(by_time(df, render_lines(df)))
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
+        return by_time(df, render_lines(df))
 
     def noise(self, ctx: DayContext) -> dict[str, pl.DataFrame]:
         rng, n = ctx.rng, ctx.n

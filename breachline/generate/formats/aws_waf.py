@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, by_time, jsonl
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema, by_time
 from breachline.generate.formats.http_pools import (
     ACCEPT_HTML,
     BOT_LFI,
@@ -44,7 +44,6 @@ from breachline.generate.vec import (
     frame,
     jstr,
     nulls,
-    opt,
     pick,
     random_strings,
     template,
@@ -164,7 +163,6 @@ SCHEMA: Schema = {
 _LINE = (
     '{"timestamp":«ms»,"formatVersion":1,"webaclId":' + json.dumps(WEB_ACL) + ",«term»,"
     '"httpSourceName":"ALB","httpSourceId":' + json.dumps(SOURCE_ID) + ",«groups»,"
-    '"requestHeadersInserted":null,"responseCodeSent":null,'
     '"httpRequest":{"clientIp":«ip»,"country":«country»,"headers":['
     '{"name":"Host","value":' + json.dumps(EU_HOST) + "}"
     "«ua»"
@@ -181,6 +179,13 @@ def _q(col: str) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), pl.col(col), pl.lit('"')])
 
 
+def _header(name: str, col: str) -> pl.Expr:
+    """An optional header entry: concat_str is null when the column is, and that becomes "" (no entry).
+    Values come from pools of user agents, catalog URLs and alphanumeric cookies: quoting suffices (every
+    record is parsed back as JSON in the tests)."""
+    return pl.concat_str([pl.lit(f',{{"name":"{name}","value":"'), pl.col(col), pl.lit('"}')]).fill_null("")
+
+
 def render_lines(df: pl.DataFrame) -> pl.Series:
     parts = {
         "ms": (pl.col("ts") // 1000).cast(pl.String),
@@ -189,12 +194,12 @@ def render_lines(df: pl.DataFrame) -> pl.Series:
         "labels": pl.col("labels"),
         "ip": _q("ip"),
         "country": _q("country"),
-        "ua": opt(pl.col("ua"), pl.concat_str([pl.lit(',{"name":"User-Agent","value":'), jstr("ua"), pl.lit("}")])),
+        "ua": _header("User-Agent", "ua"),
         "accept": pl.when(pl.col("method") == "GET").then(pl.lit(json.dumps(ACCEPT_HTML))).otherwise(
             pl.lit('"application/json, text/javascript, */*; q=0.01"')),
         "lang": _q("accept_language"),
-        "referer": opt(pl.col("referer"), pl.concat_str([pl.lit(',{"name":"Referer","value":'), jstr("referer"), pl.lit("}")])),
-        "cookie": opt(pl.col("cookie"), pl.concat_str([pl.lit(',{"name":"Cookie","value":'), jstr("cookie"), pl.lit("}")])),
+        "referer": _header("Referer", "referer"),
+        "cookie": _header("Cookie", "cookie"),
         "uri": jstr("uri"),
         "args": jstr("args"),
         "ver": _q("http_version"),
@@ -235,7 +240,6 @@ class AwsWafWriter(FormatWriter):
         self._search_pool = [(qs("q", v), verdict_sqli_count(v), True) for v in SEARCH_FP]
         # a browser sends the same session cookie with every request: a pool of sessions is realistic and cheap
         self._sessions = StringPool(60_000, 26)
-        self._form_keys = StringPool(60_000, 16)
 
     def path(self, stream: str, date: dt.date) -> str:
         return f"waf-{date.isoformat()}.jsonl.gz"
@@ -268,7 +272,7 @@ class AwsWafWriter(FormatWriter):
         ua = where(rng.random(n) < 0.04, pick(rng, CRAWLER_UAS, n), pick(rng, BROWSER_UAS, n, BROWSER_UA_WEIGHTS))
         country = store.customer_nets.countries.gather(who)
         page = cat(f"https://{EU_HOST}/", store.catalog.gather(rng.integers(0, len(store.catalog), n)))
-        cookie = cat("PHPSESSID=", self._sessions.draw(rng, n), "; form_key=", self._form_keys.draw(rng, n))
+        cookie = cat("PHPSESSID=", self._sessions.draw(rng, n))
         term, groups, labels = self._allow
         return frame(SCHEMA, n, {
             "ts": np.zeros(n, dtype=np.int64), "ip": store.customer_nets.ips.gather(who), "country": country,
@@ -318,8 +322,8 @@ class AwsWafWriter(FormatWriter):
             "request_id": self._request_ids(rng, n), "term": term, "groups": groups, "labels": labels,
         })
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
-        return jsonl(by_time(df, render_lines(df)))
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
+        return by_time(df, render_lines(df))
 
 
 def _lang(country: pl.Series) -> pl.Series:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import IO, Any, BinaryIO, ClassVar, cast
 
 import numpy as np
 import polars as pl
+from isal import igzip
 
 from breachline.generate.model import Store
 from breachline.generate.vec import DType
 
 Schema = Mapping[str, DType]
+# What a writer's render() returns: time-ordered lines, or (for CSV formats) a table written with its header.
+Rendered = pl.Series | pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class FormatWriter:
     def noise(self, ctx: DayContext) -> dict[str, pl.DataFrame]:
         raise NotImplementedError
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         """The file's bytes, records in time order."""
         raise NotImplementedError
 
@@ -74,11 +77,47 @@ def by_time(df: pl.DataFrame, lines: pl.Series) -> pl.Series:
     return lines.gather(np.argsort(df["ts"].to_numpy(), kind="stable"))
 
 
-def jsonl(lines: pl.Series) -> bytes:
-    """Lines as one `\\n`-terminated blob. Polars' CSV writer with quoting off is the fastest way out of a
-    String column (str.join is 3x slower); it writes values verbatim, embedded newlines included."""
-    if len(lines) == 0:
-        return b""
-    buf = io.BytesIO()
-    lines.to_frame("line").write_csv(buf, include_header=False, quote_style="never", line_terminator="\n")
-    return buf.getvalue()
+class _FixedChunks:
+    """Feeds a compressor in fixed 1 MiB pieces, so the compressed bytes depend only on the content, not on
+    how Polars happens to cut its writes (which could vary with its thread count)."""
+
+    def __init__(self, sink: BinaryIO, size: int = 1 << 20) -> None:
+        self.sink, self.size, self.buf = sink, size, bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        if len(self.buf) >= self.size:
+            cut = len(self.buf) - len(self.buf) % self.size
+            view = memoryview(self.buf)
+            for i in range(0, cut, self.size):
+                self.sink.write(view[i : i + self.size])
+            view.release()
+            del self.buf[:cut]
+        return len(data)
+
+    def flush(self) -> None:  # Polars flushes at the end of a write; the tail goes out in close()
+        pass
+
+    def close(self) -> None:
+        if self.buf:
+            self.sink.write(bytes(self.buf))
+            self.buf.clear()
+
+
+def write_output(rendered: Rendered, path: Path, *, gzip: bool, level: int = 1) -> None:
+    """Write rendered lines (a String Series, `\\n`-terminated, verbatim: embedded newlines kept) or a table
+    (CSV with header). Polars writes straight to the file or to an ISA-L gzip stream: no whole-file copy in
+    Python memory. Gzip headers carry no name and mtime 0, so files are byte-identical across runs."""
+    if isinstance(rendered, pl.Series):
+        df = rendered.to_frame("line")
+        opts: dict[str, Any] = {"include_header": False, "quote_style": "never"}
+    else:
+        df, opts = rendered, {"include_header": True}
+    if not gzip:
+        df.write_csv(path, line_terminator="\n", **opts)
+        return
+    with open(path, "wb") as raw, igzip.IGzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0,
+                                                  filename="") as gz:
+        chunks = _FixedChunks(cast(BinaryIO, gz))
+        df.write_csv(cast(IO[bytes], chunks), line_terminator="\n", **opts)
+        chunks.close()

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, by_time, jsonl, split
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema, by_time, split
 from breachline.generate.formats.http_pools import (
     BOT_LFI,
     BOT_PATHS,
@@ -170,9 +170,9 @@ class CloudflareWriter(FormatWriter):
         host, encoding = ZONES[stream]
         return f"firewall_events-{host}-{date.isoformat()}.{encoding}.jsonl.gz"
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         host, encoding = ZONES[stream]
-        return jsonl(by_time(df, render_lines(df, encoding, host)))
+        return by_time(df, render_lines(df, encoding, host))
 
     def noise(self, ctx: DayContext) -> dict[str, pl.DataFrame]:
         return {zone: self._zone(ctx, n) for zone, n in split(ctx.n, ZONE_SHARE).items()}

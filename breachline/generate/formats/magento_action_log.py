@@ -17,14 +17,13 @@ user saves `user=...; user_id=..; role=...; role_id=..`; views and saves the ent
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, jsonl
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema
 from breachline.generate.model import (
     B2B_STORE,
     CUSTOMER_ID_BASE,
@@ -327,7 +326,7 @@ class MagentoActionLogWriter(FormatWriter):
         })
 
     # ------------------------------------------------------------------------------------------ render
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         df = df.sort("ts", maintain_order=True)
         if stream == "export_csv":
             return self._csv(df)
@@ -358,9 +357,9 @@ class MagentoActionLogWriter(FormatWriter):
                 pl.lit(',"created_at":"'), _mysql_time("ts"), pl.lit('","updated_at":"'), _mysql_time("updated_ts"),
                 pl.lit('","ip":'), jstr("ip"), pl.lit("}"),
             ])
-        return jsonl(df.select(expr).to_series())
+        return df.select(expr).to_series()
 
-    def _csv(self, df: pl.DataFrame) -> bytes:
+    def _csv(self, df: pl.DataFrame) -> pl.DataFrame:
         out = df.select(
             pl.from_epoch("ts", time_unit="us").dt.strftime("%b %-d, %Y %-I:%M:%S %p").alias("Time"),
             pl.col("event_code").replace_strict(GROUP_LABELS, default=pl.col("event_code")).alias("Action Group"),
@@ -372,6 +371,4 @@ class MagentoActionLogWriter(FormatWriter):
             pl.col("info").fill_null("").alias("Details"),
         )
         assert tuple(out.columns) == CSV_HEADER
-        buf = io.BytesIO()
-        out.write_csv(buf, line_terminator="\n")
-        return buf.getvalue()
+        return out

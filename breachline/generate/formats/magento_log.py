@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, by_time, jsonl, split
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema, by_time, split
 from breachline.generate.model import B2B_STORE, EU_HOST, EU_STORE
 from breachline.generate.vec import const, day_times, frame, template
 
@@ -132,11 +132,11 @@ class MagentoLogWriter(FormatWriter):
         tenant, kind, _ = STREAMS[stream]
         return f"{tenant}-{kind}-{date.isoformat()}.log"
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         version = STREAMS[stream][2]
         lines = df.select(pl.concat_str([pl.lit("["), time_prefix(version), pl.lit("] "), pl.col("channel"),
                                          pl.lit("."), pl.col("level"), pl.lit(": "), pl.col("message")])).to_series()
-        return jsonl(by_time(df, lines))
+        return by_time(df, lines)
 
     def noise(self, ctx: DayContext) -> dict[str, pl.DataFrame]:
         out = {}

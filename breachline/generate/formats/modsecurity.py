@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, by_time, jsonl, split
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema, by_time, split
 from breachline.generate.formats.http_pools import (
     BOT_LFI,
     BOT_PATHS,
@@ -244,7 +244,7 @@ class ModSecurityWriter(FormatWriter):
         server = "apache" if stream == "v2" else "nginx"
         return f"modsec_audit-{stream}-{server}-{date.isoformat()}.json"
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         host = B2B_HOST if stream == "v2" else EU_HOST
         pieces = []
         for name, kind in KINDS.items():
@@ -253,7 +253,7 @@ class ModSecurityWriter(FormatWriter):
                 expr = _render_v2(part, kind, host) if stream == "v2" else _render_v3(part, kind, host)
                 pieces.append(part.select("ts", expr.alias("line")))
         out = pl.concat(pieces)
-        return jsonl(by_time(out, out["line"]))
+        return by_time(out, out["line"])
 
     def noise(self, ctx: DayContext) -> dict[str, pl.DataFrame]:
         return {s: self._stream(ctx, s, n) for s, n in split(ctx.n, {"v2": 0.4, "v3": 0.6}).items()}

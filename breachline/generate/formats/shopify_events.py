@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
-from breachline.generate.formats.base import DayContext, FormatWriter, Schema, jsonl
+from breachline.generate.formats.base import DayContext, FormatWriter, Rendered, Schema
 from breachline.generate.model import SHOPIFY_DOMAIN
 from breachline.generate.vec import cat, day_times, frame, jstr, pick
 
@@ -161,7 +161,7 @@ class ShopifyEventsWriter(FormatWriter):
         df = pl.concat(frames)
         return {"events": df.with_columns(ts=pl.Series(values=day_times(rng, ctx.start_us, df.height)[rng.permutation(df.height)]))}
 
-    def render(self, stream: str, df: pl.DataFrame) -> bytes:
+    def render(self, stream: str, df: pl.DataFrame) -> Rendered:
         df = df.sort("ts", maintain_order=True)
         # ids grow with time, by irregular steps (other shops' events share the sequence)
         steps = (df["ts"].to_numpy() % 97 + 1).astype(np.int64)
@@ -179,4 +179,4 @@ class ShopifyEventsWriter(FormatWriter):
             jstr("message"), pl.lit(',"author":'), jstr("author"), pl.lit(',"description":'), jstr("description"),
             pl.lit(',"path":'), jstr("path"), pl.lit("}"),
         ])
-        return jsonl(df.select(expr).to_series())
+        return df.select(expr).to_series()
