@@ -79,10 +79,13 @@ SELECT
      'attack': CASE
         WHEN rule_id IS NULL AND len(j.rateBasedRuleList) = 0 THEN NULL
         WHEN regexp_matches(evidence, 'SQL_?INJECTION|SQLI') THEN 'sqli'
-        WHEN regexp_matches(evidence, 'XSS|CROSS_SITE') THEN 'xss'
+        WHEN regexp_matches(evidence, 'XSS|CROSS_?SITE') THEN 'xss'
         WHEN regexp_matches(evidence, 'TRAVERSAL|LFI|RFI|LOCALFILE|RESTRICTEDEXTENSION') THEN 'path_traversal'
-        WHEN regexp_matches(evidence, 'RCE|COMMAND|LOG4J|UNIXSHELL|WINDOWSSHELL|PHP') THEN 'rce'
-        WHEN len(j.rateBasedRuleList) > 0 OR regexp_matches(evidence, 'RATE') THEN 'rate_limit'
+        -- RCE as a word or an AWS name suffix (Log4JRCE, ReactJSRCE, JavaDeserializationRCE), not inside
+        -- COMMERCE, SOURCE or FORCE; RATE as a word or RATE_LIMIT / RATE_BASED, not inside CORPORATE or GENERATE.
+        WHEN regexp_matches(evidence, '(^|[^A-Z]|[JSN])RCE|COMMAND|LOG4J|UNIXSHELL|WINDOWSSHELL|PHP') THEN 'rce'
+        WHEN len(j.rateBasedRuleList) > 0 OR j.terminatingRuleType = 'RATE_BASED'
+             OR regexp_matches(evidence, '(^|[^A-Z])RATE|RATE_?(LIMIT|BASED)') THEN 'rate_limit'
         WHEN regexp_matches(evidence, 'BOT|CAPTCHA|CHALLENGE') THEN 'bot'
         WHEN regexp_matches(evidence, 'SCANNER|BADINPUT|REPUTATION|ANONYMOUS') THEN 'scanner'
         ELSE 'other' END,

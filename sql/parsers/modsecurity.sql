@@ -63,12 +63,14 @@ WITH parsed AS (
             WHEN 'v3' THEN list_transform(t.messages, lambda m: {
                 'id': nullif(m.details.ruleId, ''), 'file': m.details.file, 'msg': nullif(m.message, ''),
                 'data': nullif(m.details.data, ''), 'tags': coalesce(m.details.tags, [])})
+            -- String splitting, not regexes: 2-3x cheaper, and v2 writes the [name "value"] pairs in a fixed order
+            -- (file, line, id, rev, msg, data, severity, ver, ..., tag...), so the first occurrence is the pair.
             ELSE list_transform(j.audit_data.messages, lambda s: {
-                'id': nullif(regexp_extract(s, '\[id "([^"]*)"\]', 1), ''),
-                'file': nullif(regexp_extract(s, '\[file "([^"]*)"\]', 1), ''),
-                'msg': nullif(replace(regexp_extract(s, '\[msg "((?:[^"\\]|\\.)*)"\]', 1), '\"', '"'), ''),
-                'data': nullif(replace(regexp_extract(s, '\[data "((?:[^"\\]|\\.)*)"\]', 1), '\"', '"'), ''),
-                'tags': regexp_extract_all(s, '\[tag "([^"]*)"\]', 1)})
+                'id': nullif(split_part(split_part(s, '[id "', 2), '"', 1), ''),
+                'file': nullif(split_part(split_part(s, '[file "', 2), '"', 1), ''),
+                'msg': nullif(replace(regexp_replace(split_part(split_part(s, '[msg "', 2), '"] [', 1), '"\]$', ''), '\"', '"'), ''),
+                'data': nullif(replace(regexp_replace(split_part(split_part(s, '[data "', 2), '"] [', 1), '"\]$', ''), '\"', '"'), ''),
+                'tags': list_transform(string_split(s, '[tag "')[2:], lambda x: split_part(x, '"]', 1))})
         END AS msgs
     FROM shaped
 ), matched AS (
@@ -77,7 +79,8 @@ WITH parsed AS (
         nullif(regexp_extract(uri, '\?(.*)$', 1), '') AS query,
         -- The rule that says what the attack was: the first match that is not CRS bookkeeping (901/905
         -- initialisation, 949/959 anomaly-score blocking, 980 correlation/reporting), else the first match.
-        coalesce(list_filter(msgs, lambda m: NOT regexp_full_match(coalesce(m.id, ''), '9(0[15]|49|59|80|99)[0-9]{3}'))[1],
+        coalesce(list_filter(msgs, lambda m: NOT (length(m.id) = 6 AND coalesce(left(m.id, 3) IN
+                                                 ('901', '905', '949', '959', '980', '999'), false)))[1],
                  msgs[1]) AS main,
         coalesce(len(msgs), 0) AS n_msgs
     FROM fields
@@ -91,7 +94,7 @@ WITH parsed AS (
             ELSE coalesce(upper(t.producer.secrules_engine), 'ENABLED') = 'ENABLED' AND n_msgs > 0
                  AND coalesce(status, 0) >= 400
                  AND (status = 403 OR list_bool_or(list_transform(msgs,
-                        lambda m: regexp_full_match(coalesce(m.id, ''), '9[45]9[0-9]{3}'))))
+                        lambda m: length(m.id) = 6 AND left(m.id, 3) IN ('949', '959'))))
         END AS blocked,
         CASE WHEN regexp_full_match(coalesce(main.id, ''), '9[0-9]{5}') THEN CAST(substr(main.id, 1, 3) AS INTEGER)
         END AS crs_family,
