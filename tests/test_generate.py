@@ -17,8 +17,10 @@ from breachline.generate.model import (
     ALLOWED_SCRIPT_HOSTS,
     APPROVED_WEBHOOK_HOSTS,
     ERP_USER,
+    OFFSITE_SCRIPT_HOSTS,
     SUPPORT_HOURS_UTC,
     SUPPORT_STAFF,
+    UNTRUSTED_WEBHOOK_HOSTS,
 )
 from tests.test_generate_support import Record, has_pan, json_lines, read_text, records
 
@@ -442,8 +444,8 @@ def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, capsys: pytest.Ca
 
 def test_docs_name_the_folders_allow_lists_and_support_staff() -> None:
     doc = DOCS.read_text(encoding="utf-8")
-    for name in (*FORMAT_NAMES, *APPROVED_WEBHOOK_HOSTS, *ALLOWED_SCRIPT_HOSTS, *SUPPORT_STAFF, *PLAYBOOKS,
-                 "ground_truth.jsonl", ERP_USER):
+    for name in (*FORMAT_NAMES, *APPROVED_WEBHOOK_HOSTS, *ALLOWED_SCRIPT_HOSTS, *UNTRUSTED_WEBHOOK_HOSTS,
+                 *OFFSITE_SCRIPT_HOSTS, *SUPPORT_STAFF, *PLAYBOOKS, "ground_truth.jsonl", ERP_USER):
         assert name in doc, name
 
 
@@ -451,3 +453,27 @@ def test_text_reader_sees_gzip_and_plain(run: tuple[Path, object]) -> None:
     out = run[0]
     assert read_text(next((out / "aws_waf").iterdir())).startswith('{"timestamp":')
     assert read_text(next((out / "app_json").iterdir())).startswith('{"ts":')
+
+
+@pytest.mark.parametrize("days", [1, 3, 7])
+def test_scenario_plans_stay_in_the_period_for_many_seeds(days: int) -> None:
+    from breachline.generate.model import build_store
+    from breachline.generate.scenarios import plan_scenarios
+
+    store = build_store(0)
+    start_us = int(dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    end_us = start_us + days * 86_400 * 1_000_000
+    for seed in range(25):
+        plan = plan_scenarios(store, seed, start_us, days)
+        assert {g.playbook for g in plan.truths} == PLAYBOOKS
+        for (fmt, stream), rows in plan.rows.items():
+            assert all(start_us <= r["ts"] < end_us for r in rows), (seed, fmt, stream)
+        per_playbook: dict[str, list[str]] = defaultdict(list)
+        for g in plan.truths:
+            per_playbook[g.playbook].append(g.entity)
+            if g.playbook == "login-as-customer-abuse" and g.entity in SUPPORT_STAFF:
+                lo, hi = SUPPORT_HOURS_UTC
+                assert not any(lo <= h < hi for h in (g.start.hour, g.end.hour)), (seed, g)
+        for pb, entities in per_playbook.items():
+            if pb != "pan-in-application-log":
+                assert len(entities) == len(set(entities)), (seed, pb, entities)

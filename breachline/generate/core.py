@@ -146,6 +146,10 @@ def _run_format(
         stream: rows_frame(schema, plan.rows.get((writer.name, stream), []))
         for stream, schema in writer.schemas.items()
     }
+    end_us = start_us + days * DAY_US
+    for stream, frame in scenario_frames.items():  # a scenario row outside the period would be silently lost
+        if frame.filter((pl.col("ts") < start_us) | (pl.col("ts") >= end_us)).height:
+            raise GenerateError(f"internal: a {writer.name}/{stream} scenario event falls outside the period")
     count, paths = 0, []
     n = max(1, round(events_per_day * writer.share))
     for day in range(days):

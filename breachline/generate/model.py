@@ -41,6 +41,9 @@ UNTRUSTED_WEBHOOK_HOSTS: tuple[str, ...] = (
     "webhook-relay.example",
     "collector.data-sync.example",
     "requestbin.example",
+    "hooks.partner-sync.example",
+    "data-export.example",
+    "webhook.free-integrations.example",
 )
 # Third-party scripts on the checkout may only talk to these hosts.
 ALLOWED_SCRIPT_HOSTS: tuple[str, ...] = (
@@ -56,6 +59,11 @@ OFFSITE_SCRIPT_HOSTS: tuple[str, ...] = (
     "cdn-analytics.example",
     "jquery-static.example",
     "payment-verify.example",
+    "static-cdnjs.example",
+    "google-analytics-cdn.example",
+    "checkout-metrics.example",
+    "assets-magento.example",
+    "pay-secure-verify.example",
 )
 
 SUPPORT_HOURS_UTC = (8, 20)  # login-as-customer is expected 08:00-20:00 UTC, by support staff only

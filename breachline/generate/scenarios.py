@@ -90,6 +90,7 @@ class Plan:
 
         yield add
         lo, hi = min(times) // US, -(-max(times) // US)
+        # every scenario finishes within 5 hours of its start, inside the period (Injector.times leaves room)
         self.truths.append(GroundTruth(scenario, playbook, entity, dt.datetime.fromtimestamp(lo, dt.UTC),
                                        dt.datetime.fromtimestamp(hi, dt.UTC)))
 
@@ -123,7 +124,7 @@ class Injector:
         self._used: dict[str, set[str]] = defaultdict(set)  # per scenario: entities already drawn
 
     # --------------------------------------------------------------------------------------- helpers
-    def times(self, count: int, lead: int = 30 * MIN, tail: int = 4 * HOUR) -> list[int]:
+    def times(self, count: int, lead: int = 30 * MIN, tail: int = 5 * HOUR) -> list[int]:
         """One start time per equal slot of the period, so instances spread out."""
         span = self.end_us - tail - (self.start_us + lead)
         slot = span // count
@@ -160,16 +161,26 @@ class Injector:
         gaps = self.rng.uniform(lo_s, hi_s, n) * US
         return [int(t0 + g) for g in np.cumsum(gaps)]
 
-    def count(self) -> int:
-        return max(1, int(self.rng.poisson(3.0 * self.days / 7)))
+    def count(self, cap: int) -> int:
+        """About three a week, at least one; at most `cap`, the number of distinct entities available."""
+        return min(cap, max(1, int(self.rng.poisson(3.0 * self.days / 7))))
 
     # ------------------------------------------------------------------------------------- scenarios
     def run(self) -> Plan:
-        for fn in (self.admin_escalation, self.api_scraping, self.pan_in_log, self.untrusted_webhook,
-                   self.cross_customer, self.dsr_wrong_subject, self.waf_then_data, self.credential_stuffing,
-                   self.login_as_customer_abuse, self.offsite_script):
-            n = self.count()
-            for t0 in self.times(n):
+        unlimited = 10**6  # addresses and customers: plenty
+        for fn, cap in (
+            (self.admin_escalation, len(ESCALATION_CANDIDATES)),
+            (self.api_scraping, len(SCRAPER_CANDIDATES)),
+            (self.pan_in_log, unlimited),
+            (self.untrusted_webhook, len(UNTRUSTED_WEBHOOK_HOSTS) + len(APPS)),
+            (self.cross_customer, unlimited),
+            (self.dsr_wrong_subject, unlimited),
+            (self.waf_then_data, unlimited),
+            (self.credential_stuffing, unlimited),
+            (self.login_as_customer_abuse, len(SUPPORT_STAFF)),  # off-hours support or non-support staff
+            (self.offsite_script, len(OFFSITE_SCRIPT_HOSTS)),
+        ):
+            for t0 in self.times(self.count(cap)):
                 fn(t0)
         self.plan.truths.sort(key=lambda g: (g.start, g.playbook, g.entity))
         return self.plan
@@ -280,15 +291,16 @@ class Injector:
     def untrusted_webhook(self, t0: int) -> None:
         rng = self.rng
         used = self._used["webhook"]
-        app = APPS[int(rng.integers(0, len(APPS)))]
-        approved_host = app.webhook_url.split("/")[2]
-        variant = int(rng.integers(0, 3))
-        if variant == 0 and approved_host not in used:  # scheme downgrade to the approved host
-            host = approved_host
-            url = app.webhook_url.replace("https://", "http://")
-        else:
-            host = self.pick(UNTRUSTED_WEBHOOK_HOSTS, used)
-            url = f"{'https' if variant == 1 else 'http'}://{host}/hooks/{app.name}"
+        # options: http:// to an app's own approved host (scheme downgrade), or any unused unapproved host
+        downgrades = [(a, a.webhook_url.split("/")[2], a.webhook_url.replace("https://", "http://")) for a in APPS
+                      if a.webhook_url.split("/")[2] not in used]
+        foreign = []
+        for h in UNTRUSTED_WEBHOOK_HOSTS:
+            if h not in used:
+                a = APPS[int(rng.integers(0, len(APPS)))]
+                foreign.append((a, h, f"{'https' if rng.random() < 0.5 else 'http'}://{h}/hooks/{a.name}"))
+        options = (downgrades if rng.random() < 1 / 3 else foreign) or downgrades or foreign
+        app, host, url = options[int(rng.integers(0, len(options)))]
         used.add(host)
         with self.plan.instance("PII sent by webhook to an http:// or unapproved host", "pii-to-untrusted-webhook", host) as add:
             for t in self.spaced(t0, int(rng.integers(3, 25)), 5, 240):
@@ -430,7 +442,7 @@ class Injector:
         url = f"https://{host}/{'collect' if rng.random() < 0.5 else 'v2/analytics.gif'}"
         with self.plan.instance("a third-party checkout script sending payment tokens off-site",
                                 "payment-token-offsite-script", host) as add:
-            for t in self.spaced(t0, int(rng.integers(3, 20)), 30, 900):
+            for t in self.spaced(t0, int(rng.integers(3, 20)), 30, 600):
                 c = self.store.customer(int(rng.integers(0, self.store.n_customers)))
                 pan = TEST_PANS[int(rng.integers(0, len(TEST_PANS)))]
                 body = json.dumps({"cc": pan, "exp": f"{int(rng.integers(1, 13)):02d}/{int(rng.integers(27, 31))}",
