@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from correlators.jsonlogic import UNDEFINED, JsonLogicError, compile_rule
+from correlators.jsonlogic import UNDEFINED, JsonLogicError, apply_sql, compile_rule
 from tests.jsonlogic_conformance import case_id, decode, load_cases, same_value
 
 CASES = load_cases()
@@ -40,3 +40,14 @@ def test_strict_mode_agrees_or_refuses_at_compile_time(case: dict[str, Any]) -> 
         return
     assert "js_error" not in case, "an unknown operator must be refused at compile time in strict mode"
     assert same_value(decode(case["js"]), fn(_data(case)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_sql_compiler_matches_json_logic_js(case: dict[str, Any]) -> None:
+    """apply_sql: the rule compiled to DuckDB SQL in JSON mode, run over the case's data."""
+    if "js_error" in case:
+        with pytest.raises(JsonLogicError):
+            apply_sql(case["rule"], [_data(case)], strict=False)
+        return
+    (got,) = apply_sql(case["rule"], [_data(case)], strict=False)
+    assert same_value(decode(case["js"]), got), f"json-logic-js: {case['js']!r}, SQL: {got!r}"

@@ -5,6 +5,18 @@ See docs/jsonlogic.md for the operators, the two engines and how they are proven
 
 from correlators.jsonlogic.errors import JsonLogicError, JsonLogicEvalError
 from correlators.jsonlogic.evaluator import apply, compile_rule
+from correlators.jsonlogic.schema import event_schema, relation_schema
+from correlators.jsonlogic.sql import (
+    apply_sql,
+    compile_condition,
+    compile_json_value,
+    compile_sql,
+    compile_value,
+    event_record,
+    install_macros,
+    metric_schema,
+    safe_connection,
+)
 from correlators.jsonlogic.values import UNDEFINED, truthy
 
 __all__ = [
@@ -12,6 +24,17 @@ __all__ = [
     "JsonLogicError",
     "JsonLogicEvalError",
     "apply",
+    "apply_sql",
+    "compile_condition",
+    "compile_json_value",
     "compile_rule",
+    "compile_sql",
+    "compile_value",
+    "event_record",
+    "event_schema",
+    "install_macros",
+    "metric_schema",
+    "relation_schema",
+    "safe_connection",
     "truthy",
 ]
