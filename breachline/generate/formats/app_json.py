@@ -247,10 +247,10 @@ class AppJsonWriter(FormatWriter):
         oid = order_ids(rng, n)
         sku = cat("SKU-", pid)
         paths = [cat("/rest/V1/products/", sku), cat("/rest/V1/stockItems/", sku), cat("/rest/V1/orders/", oid),
-                 cat("/rest/V1/carts/mine"), cat("/rest/V1/customers/", pl.Series(values=cust_idx + CUSTOMER_ID_BASE))]
+                 const("/rest/V1/carts/mine", n), cat("/rest/V1/customers/", pl.Series(values=cust_idx + CUSTOMER_ID_BASE))]
         path = paths[0]
         for j in range(1, len(kinds)):
-            path = where(k == j, paths[j] if len(paths[j]) == n else const(paths[j][0], n), path)
+            path = where(k == j, paths[j], path)
         owner = where(k == 4, cref(cust_idx), where(k == 2, cref(any_cust), nulls(n)))
         rtype = pl.Series(values=list(kinds)).gather(k)
         rid = where(k == 4, cref(cust_idx), where(k == 2, oid, where(k == 3, nulls(n), sku)))
