@@ -255,7 +255,13 @@ correlation:
 """
 
 
-def test_match_is_one_alert_per_event_and_skips_null_groups() -> None:
+def test_match_is_one_alert_per_event_and_keeps_null_groups() -> None:
     events = [ev(dt.timedelta(0), "leak"), ev(dt.timedelta(0), "leak"), ev(dt.timedelta(1), "other"),
               {"time": T0.isoformat(), "action": "leak"}]
-    assert len(alerts(playbook(MATCH), events)) == 2
+    found = alerts(playbook(MATCH), events)
+    assert len(found) == 3 and '{"actor.user":null}' in [f[0] for f in found]
+
+
+def test_threshold_skips_null_groups() -> None:
+    events = [{"time": T0.isoformat(), "action": "read"}, {"time": T0.isoformat(), "action": "read"}]
+    assert alerts(playbook(THRESHOLD), events) == []

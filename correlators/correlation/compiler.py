@@ -195,7 +195,9 @@ def lookback(playbook: Playbook, *, stateless: bool = False) -> dt.timedelta:
         extra = max((c.baseline + c.min_history for c in components_of(playbook)), default=dt.timedelta(0))
         return lookback(playbook) + extra
     if corr.type == "threshold":
-        return 2 * corr.window  # the window itself, and the previous qualifying point for re-arming
+        # the window itself, and the previous qualifying point for re-arming; with a baseline, the earlier
+        # windows it compares with (and their own windows)
+        return 2 * corr.window + (corr.baseline + corr.window if corr.baseline else dt.timedelta(0))
     if corr.type == "sequence":
         # a chain (window), the previous completion for re-arming (window), its chain, a leading absent step
         return 4 * corr.window
@@ -216,7 +218,7 @@ def _envelope(ctx: Ctx) -> str:
     ]
     suppressed_by = (f"list_filter([{', '.join(suppress)}], lambda r: r IS NOT NULL)" if suppress
                      else "CAST([] AS VARCHAR[])")
-    labels = [f"{lit(name + '=')} || CAST(g{i} AS VARCHAR)" for i, name in enumerate(pb.group_by)]
+    labels = [f"{lit(name + '=')} || coalesce(CAST(g{i} AS VARCHAR), '?')" for i, name in enumerate(pb.group_by)]
     title = lit(pb.title) + (f" || ' (' || concat_ws(', ', {', '.join(labels)}) || ')'" if labels else "")
     return f"""SELECT
     {identity} AS alert_id,

@@ -3,7 +3,8 @@
 An event is *new* when no matching event of the same group with the same value has a time in
 [t - baseline, t) — ties at the same instant do not hide each other — and the group itself was seen before t,
 at least `min_history` before it (so a brand-new user or API key does not alert on its very first event; the
-store's first days are a learning period). Decision time: the event's time. Events of one group and value at
+store's first days are a learning period). Events with a NULL group field, or with every value field NULL,
+are skipped. Decision time: the event's time. Events of one group and value at
 the same instant make one alert.
 
 The sightings of events already final live in `correlation_first_seen` (per playbook and component: the last
@@ -43,7 +44,7 @@ def component_ctes(ctx: Ctx, comp: FirstSeenComponent, prefix: str) -> list[str]
     vslots = ctx.fields(comp.value)
     n, k = len(gslots), len(vslots)
     vsel = ", ".join(f"{s} AS v{i}" for i, s in enumerate(vslots))
-    nn = " AND ".join(f"{s} IS NOT NULL" for s in [*gslots, *vslots])
+    nn = _present(gslots, vslots)
     since = None
     if ctx.bounds.use_state:
         since = ctx.bounds.state_until.get(comp.key)
@@ -64,6 +65,13 @@ LEFT JOIN {groups} gs ON gs.group_key = i.gk"""
 WHERE (prior IS NULL OR prior < "time" - {interval(comp.baseline)})
   AND g_first < "time" AND g_first <= "time" - {interval(comp.min_history)}"""
     return [cte(f"{prefix}_in", inp), cte(f"{prefix}_flag", flag), cte(f"{prefix}_new", new, materialized=True)]
+
+
+def _present(groups: list[str], values: list[str]) -> str:
+    """Every group field set, and at least one value field (a missing ASN still leaves the country to compare:
+    the value tuple keeps the NULL, so (DE, NULL) and (DE, AS3320) are different values)."""
+    return "(" + " AND ".join([*(f"{g} IS NOT NULL" for g in groups),
+                               "(" + " OR ".join(f"{v} IS NOT NULL" for v in values) + ")"]) + ")"
 
 
 def _state_relations(pb: Playbook, comp: FirstSeenComponent, use_state: bool) -> tuple[str, str]:
@@ -104,7 +112,7 @@ def state_update_sql(pb: Playbook, comp: FirstSeenComponent, after: dt.datetime 
     cond = conditions.event_condition(comp.where)
     gs = [field_sql(p) for p in comp.group_by]
     vs = [field_sql(p) for p in comp.value]
-    nn = " AND ".join(f"{e} IS NOT NULL" for e in [*gs, *vs])
+    nn = _present(gs, vs)
     lo = f'"time" > {ts(after)} AND ' if after is not None else ""
     rows = f"""SELECT json_array({', '.join(gs)})::VARCHAR AS gk, json_array({', '.join(vs)})::VARCHAR AS vk, "time"
 FROM events WHERE {lo}"time" <= {ts(until)} AND ({cond}) AND {nn}"""

@@ -1,4 +1,8 @@
-"""`match`: one alert per event that satisfies `where` (decision time: the event's time)."""
+"""`match`: one alert per event that satisfies `where` (decision time: the event's time).
+
+Unlike the other types, a NULL group value does not drop the event: the group is only the alert's label and
+dedup key here, and a leak must not go unreported because a source left a field empty.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ def build(ctx: Ctx, spec: MatchSpec) -> list[str]:
     n = len(slots)
     hits = f"""SELECT event_id, "time", {comma(group_select(n, slots), ctx.exc_select(), "sample")}
 FROM base
-WHERE {m} AND {_slots_not_null(slots)} AND {ctx.decided('"time"')}"""
+WHERE {m} AND {ctx.decided('"time"')}"""
     cand = f"""SELECT {comma(*(f"g{i}" for i in range(n)))}{", " if n else ""}
     {anchor_time('"time"')} || ' ' || event_id AS anchor,
     "time" AS decision_time, "time" AS first_seen, "time" AS last_seen, "time" AS window_start,
@@ -24,6 +28,3 @@ WHERE {m} AND {_slots_not_null(slots)} AND {ctx.decided('"time"')}"""
 FROM hits"""
     return [cte("hits", hits), cte("cand", cand)]
 
-
-def _slots_not_null(slots: list[str]) -> str:
-    return " AND ".join([f"{s} IS NOT NULL" for s in slots] or ["TRUE"])

@@ -9,6 +9,8 @@ longer than the window. Everything about the alert at t depends only on events i
 
 from __future__ import annotations
 
+import datetime as dt
+
 from correlators.correlation.compiler import Ctx, group_select
 from correlators.correlation.conditions import metric_condition
 from correlators.correlation.sqlparts import (
@@ -25,6 +27,7 @@ from correlators.correlation.sqlparts import (
 from correlators.playbooks import fields as event_fields
 from correlators.playbooks.model import ThresholdSpec
 
+_MICRO = dt.timedelta(microseconds=1)
 _SQL_TYPES = {"varchar": "VARCHAR", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE",
               "boolean": "BOOLEAN", "timestamp with time zone": "TIMESTAMPTZ"}
 
@@ -59,12 +62,18 @@ def build(ctx: Ctx, spec: ThresholdSpec) -> list[str]:
             agg_inputs.append(f"{ctx.slots.slot(agg.field)} AS {col}")
         fn = {"count": f"count({col})" if agg.field else "count(*)", "distinct": f"count(DISTINCT {col})",
               "sum": f"sum({col})", "min": f"min({col})", "max": f"max({col})"}[agg.fn]
+        if agg.where is not None:
+            agg_inputs.append(f"{ctx.cond(agg.where)} AS w{i}")
+            fn += f" FILTER (WHERE w{i})"
         expr = f"{fn} OVER win"
         if agg.fn == "sum":
             expr = f"CAST({expr} AS {types[agg.name]})"  # sum(BIGINT) is HUGEINT; JSON numbers are doubles
         metric_exprs.append(f"{expr} AS {ident(agg.name)}")
+    having_types = dict(types)
+    if spec.baseline is not None:
+        having_types.update({f"baseline.{k}": v for k, v in types.items()})
     try:
-        having = metric_condition(spec.having, types)
+        having = metric_condition(spec.having, having_types)
     except JsonLogicError as exc:
         raise CorrelationCompileError(ctx.pb, exc.path or spec.having.path, exc.problem) from exc
 
@@ -78,11 +87,21 @@ WINDOW win AS ({partition(n)} ORDER BY "time" RANGE BETWEEN {w} PRECEDING AND CU
     # Peers (same time) share one frame, so one row per (group, time) carries the point's metrics.
     time_col = '"time"'
     points = f"SELECT DISTINCT ON ({comma(cols('g', n), time_col)}) * FROM win_rows"
+    if spec.baseline is not None:
+        # The metric's peak over the group's earlier windows that ended before this one began, within the
+        # baseline period: "above baseline" compares with the busiest comparable window, not with itself.
+        peaks = ", ".join(f"{ident(k)} := max({ident(k)}) OVER bwin" for k in types)
+        points = f"""SELECT *, struct_pack({peaks}) AS baseline FROM (
+    {points}
+)
+WINDOW bwin AS ({partition(n)} ORDER BY "time"
+                RANGE BETWEEN {interval(spec.baseline)} PRECEDING AND {interval(spec.window + _MICRO)} PRECEDING)"""
     qualifying = f"""SELECT *, lag("time") OVER ({partition(n)} ORDER BY "time") AS prev_q
 FROM points WHERE {having}"""
     hits = f"""SELECT * FROM qualifying
 WHERE (prev_q IS NULL OR "time" - prev_q > {w}) AND {ctx.decided('"time"')}"""
-    metrics_json = "json_object(" + ", ".join(f"{lit(k)}, h.{ident(k)}" for k in names) + ")"
+    metrics_json = "json_object(" + ", ".join(f"{lit(k)}, h.{ident(k)}" for k in names) + (
+        ", 'baseline', h.baseline" if spec.baseline is not None else "") + ")"
     cand = f"""SELECT {comma(cols('g', n, 'h'))}{", " if n else ""}
     {anchor_time('h."time"')} AS anchor,
     h."time" AS decision_time,
@@ -94,6 +113,7 @@ WHERE (prev_q IS NULL OR "time" - prev_q > {w}) AND {ctx.decided('"time"')}"""
     list(f.event_id ORDER BY f."time", f.event_id) AS event_ids,
     to_json(list(f.sample ORDER BY f."time", f.event_id)[1:5]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_all('f')}
 FROM hits h JOIN f ON {join_on(n, 'f', 'h')} AND f."time" BETWEEN h."time" - {w} AND h."time"
-GROUP BY {comma(cols('g', n, 'h'), 'h."time"', *(f"h.{ident(k)}" for k in names))}"""
+GROUP BY {comma(cols('g', n, 'h'), 'h."time"', *(f"h.{ident(k)}" for k in names),
+               "h.baseline" if spec.baseline is not None else "")}"""
     return [cte("f", f, materialized=True), cte("win_rows", win), cte("points", points), cte("qualifying", qualifying),
             cte("hits", hits), cte("cand", cand)]

@@ -348,20 +348,27 @@ def _correlation(col: _Collector, c: Mapping[str, Any]) -> Correlation:
         window = _positive(col, f"{base}.window", c["window"])
         aggs = []
         for name, spec in (c.get("aggregate") or {}).items():
+            spec = dict(spec)
+            where = spec.pop("where", None)
             ((fn, fld),) = spec.items()
             path = f"{base}.aggregate.{name}.{fn}"
+            filt = _rule(col, f"{base}.aggregate.{name}.where", where) if where is not None else None
             if fn == "count" and fld == "*":
-                aggs.append(Aggregate(name, "count", None))
+                aggs.append(Aggregate(name, "count", None, filt))
                 continue
             _fields(col, path, fld, numeric=(fn == "sum"))
-            aggs.append(Aggregate(name, fn, fld))
+            aggs.append(Aggregate(name, fn, fld, filt))
         names = {a.name for a in aggs} | set(IMPLICIT_METRICS)
+        baseline = _positive(col, f"{base}.baseline", c["baseline"]) if "baseline" in c else None
+        if baseline is not None:
+            names |= {f"baseline.{n}" for n in names}
         having = _rule(col, f"{base}.having", c["having"])
         for var, vpath in _vars(c["having"]):
             if var not in names:
                 col.add(f"{base}.having{'.' + vpath if vpath else ''}",
                         event_fields.unknown_field_message(str(var), sorted(names), "a metric of this threshold"))
-        return ThresholdSpec(_rule(col, f"{base}.where", c["where"]), group_by, window, tuple(aggs), having, lateness)
+        return ThresholdSpec(_rule(col, f"{base}.where", c["where"]), group_by, window, tuple(aggs), having, lateness,
+                             baseline)
     if kind == "first_seen":
         new = _new_value(col, base, c)
         return FirstSeenSpec(_rule(col, f"{base}.where", c["where"]), group_by, new, lateness)
@@ -407,6 +414,40 @@ def _positive(col: _Collector, path: str, value: Any) -> dt.timedelta:
 _TEST_EVENT_META = {"at", "time"}
 
 
+def _expand(col: _Collector, base: str, raw: list[Any]) -> Iterable[tuple[int, dict[str, Any], str]]:
+    """Test events as written, with `repeat: N` (and `every: 6s`) expanded into N events: the i-th is `every`
+    later than the previous one, and "{i}" in any string value becomes i (0..N-1): threshold tests need many."""
+    for j, ev in enumerate(raw):
+        path = f"{base}.events[{j}]"
+        ev = dict(ev)
+        repeat = ev.pop("repeat", None)
+        every = ev.pop("every", None)
+        if repeat is None:
+            if every is not None:
+                col.add(f"{path}.every", '"every" only goes with "repeat"')
+            yield j, ev, path
+            continue
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 10000:
+            col.add(f"{path}.repeat", "repeat: a number of events from 1 to 10000")
+            continue
+        step = _offset(col, f"{path}.every", every) if every is not None else dt.timedelta(0)
+        start = _offset(col, f"{path}.at", ev.pop("at", "0s"))
+        for i in range(repeat):
+            copy = _fill(ev, i)
+            copy["at"] = f"{(start + i * step) // dt.timedelta(milliseconds=1)}ms"
+            yield j, copy, path
+
+
+def _fill(value: Any, i: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, i) for v in value]
+    if isinstance(value, str):
+        return value.replace("{i}", str(i))
+    return value
+
+
 def _test(col: _Collector, i: int, t: Mapping[str, Any], group_by: tuple[str, ...]) -> PlaybookTest:
     base = f"tests[{i}]"
     start_text = t.get("start", TEST_START)
@@ -419,9 +460,7 @@ def _test(col: _Collector, i: int, t: Mapping[str, Any], group_by: tuple[str, ..
         start = dt.datetime.fromisoformat(TEST_START.replace("Z", "+00:00"))
     events = []
     known = event_fields.event_field_types()
-    for j, ev in enumerate(t["events"]):
-        path = f"{base}.events[{j}]"
-        ev = dict(ev)
+    for _j, ev, path in _expand(col, base, t["events"]):
         if "at" in ev and "time" in ev:
             col.add(path, 'give either "at" (an offset from the test start) or "time", not both')
         if "at" in ev:

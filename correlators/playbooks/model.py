@@ -37,6 +37,7 @@ class Aggregate:
     name: str
     fn: AggregateFn
     field: str | None  # None: count(*)
+    where: Rule | None = None  # only the window's events matching this rule count
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ThresholdSpec:
     aggregates: tuple[Aggregate, ...]
     having: Rule
     lateness: dt.timedelta = DEFAULT_LATENESS
+    baseline: dt.timedelta | None = None  # `baseline.<metric>`: the metric's peak in earlier windows
     type: Literal["threshold"] = "threshold"
 
 

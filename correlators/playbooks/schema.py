@@ -91,14 +91,15 @@ SCHEMA: dict[str, Any] = {
         "aggregate": {
             "type": "object",
             "additionalProperties": False,
-            "minProperties": 1,
-            "maxProperties": 1,
+            "description": "one of count / distinct / sum / min / max, optionally over the events matching `where`",
+            "oneOf": [{"required": [fn]} for fn in ("count", "distinct", "sum", "min", "max")],
             "properties": {
                 "count": {"oneOf": [{"const": "*"}, {"$ref": "#/$defs/field"}]},
                 "distinct": {"$ref": "#/$defs/field"},
                 "sum": {"$ref": "#/$defs/field"},
                 "min": {"$ref": "#/$defs/field"},
                 "max": {"$ref": "#/$defs/field"},
+                "where": {"$ref": "#/$defs/rule"},
             },
         },
         "match": _type_schema("match", ["where"], {
@@ -115,6 +116,9 @@ SCHEMA: dict[str, Any] = {
                 "additionalProperties": {"$ref": "#/$defs/aggregate"},
             },
             "having": {"$ref": "#/$defs/rule"},
+            "baseline": {"$ref": "#/$defs/duration",
+                         "description": "makes baseline.<metric> available to having: the metric's peak in the "
+                                        "group's earlier windows during this period"},
         }),
         "sequence": _type_schema("sequence", ["group_by", "window", "steps"], {
             "group_by": {"$ref": "#/$defs/fields"},
