@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import duckdb
 
 from breachline.config import SourceConfig
-from connectors.sources.loader import IngestStats, LoadOptions, ProgressFn, load_object
+from connectors.sources.loader import IngestStats, Loader, LoadOptions, ProgressFn
 from connectors.sources.locations import S3Settings, resolve
 from connectors.sources.registry import get_parser
 
@@ -21,9 +21,11 @@ def ingest_source(
 ) -> IngestStats:
     parser = get_parser(source.format)
     s3 = S3Settings(source.s3_endpoint_url, source.s3_region, source.access_key_env, source.secret_key_env)
-    total = IngestStats(source.name, source.format)
-    for obj in resolve(source.location, s3):
-        total.add(load_object(con, parser, obj, source=source.name, options=options, progress=progress))
+    objects = resolve(source.location, s3)
+    loader = Loader(con, parser, source.name, options, progress)
+    for obj in objects:
+        loader.load(obj)
+    total = loader.close()
     # A run that found nothing new still counts as a run (blind-spot detection reads last_run_at).
     con.execute(
         "INSERT INTO source_watermarks (source, last_run_at) VALUES (?, now())"

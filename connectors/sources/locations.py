@@ -70,7 +70,7 @@ class SourceObject:
             body = self._client.get_object(**kwargs)["Body"]
         except Exception as exc:
             raise SourceError(f"cannot read {self.location}: {exc}") from exc
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return,unused-ignore]
 
     def fingerprint(self, length: int) -> str:
         """Identity of the first `length` bytes: tells a grown file from a rotated or replaced one."""
