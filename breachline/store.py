@@ -104,3 +104,11 @@ def open_store(db_path: str | Path, **kwargs: object) -> Iterator[duckdb.DuckDBP
         yield con
     finally:
         con.close()
+
+
+def harden(con: duckdb.DuckDBPyConnection) -> None:
+    """From here on the connection reads the store and nothing else: no files, no network, settings locked.
+
+    Compiled playbook SQL runs on such a connection, so a playbook can only ever see the events."""
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,4 +24,5 @@ def publish_table(key: str, title: str, rows: Sequence[Mapping[str, Any]], colum
 
 
 def emit(event: str, resource_id: str, payload: Mapping[str, Any]) -> None:
-    emit_event(event=event, resource={"prefect.resource.id": resource_id}, payload=dict(payload))
+    plain = json.loads(json.dumps(dict(payload), default=str))  # datetimes and the like as text
+    emit_event(event=event, resource={"prefect.resource.id": resource_id}, payload=plain)

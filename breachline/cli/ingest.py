@@ -14,7 +14,7 @@ from connectors.sources.ingest import ingest_all
 from connectors.sources.loader import LoadOptions
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     p = sub.add_parser("ingest", help="read WAF, application and admin logs into the event store")
     add_store_options(p)
     p.add_argument("--format", help="with PATH...: the format of the ad-hoc paths (e.g. aws_waf)")
