@@ -90,10 +90,10 @@ class _Compiler:
         op_path = child_path(path, op)
         if op not in OPERATORS:
             if self.strict:
-                raise JsonLogicError(op_path, unknown_operator_message(op))
+                raise JsonLogicError(path or "rule", unknown_operator_message(op))
             return self._unknown(op, op_path)
         if self.strict:
-            check_arity(op, len(values), op_path)
+            check_arity(op, len(values), path or "rule")
         arg_paths = [child_path(op_path, i) if isinstance(rule[op], list) else op_path for i in range(len(values))]
         method = getattr(self, "op_" + _METHOD_NAMES.get(op, op))
         result: Fn = method(values, arg_paths, op_path)

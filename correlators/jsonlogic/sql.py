@@ -115,10 +115,14 @@ def apply_sql(rule: Any, records: Sequence[Any], *, strict: bool = True, path: s
     return [_loads(r[0]) for r in rows]
 
 
-def event_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def event_record(row: Mapping[str, Any], json_columns: Sequence[str] = ("raw",)) -> dict[str, Any]:
     """An events row (as DuckDB returns it) as the evaluator's data: timestamps as the compiler's strings,
     JSON columns parsed. With this, apply(rule, event_record(row)) == the compiled SQL on that row."""
-    return {k: _record_value(v) for k, v in row.items()}
+    out = {k: _record_value(v) for k, v in row.items()}
+    for name in json_columns:
+        if isinstance(out.get(name), str):
+            out[name] = json.loads(out[name])
+    return out
 
 
 def _record_value(v: Any) -> Any:

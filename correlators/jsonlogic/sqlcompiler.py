@@ -100,10 +100,10 @@ class SqlCompiler:
         op_path = child_path(path, op)
         if op not in OPERATORS:
             if self.strict:
-                raise JsonLogicError(op_path, unknown_operator_message(op))
+                raise JsonLogicError(path or "rule", unknown_operator_message(op))
             return self.error(f"Unrecognized operation {op}" + (f" (failed at {op.split('.')[0]})" if op.find(".") > 0 else ""))
         if self.strict:
-            check_arity(op, len(values), op_path)
+            check_arity(op, len(values), path or "rule")
         paths = [child_path(op_path, i) if isinstance(rule[op], list) else op_path for i in range(len(values))]
         method: Callable[[list[Any], list[str], str, Scope], Val] = getattr(self, "op_" + _METHOD_NAMES.get(op, op))
         result = method(values, paths, op_path, scope)
@@ -125,7 +125,7 @@ class SqlCompiler:
             if op in ("and", "or", "!", "!!") and op in OPERATORS:
                 op_path = child_path(path, op)
                 if self.strict:
-                    check_arity(op, len(values), op_path)
+                    check_arity(op, len(values), path or "rule")
                 paths = [child_path(op_path, i) if isinstance(rule[op], list) else op_path
                          for i in range(len(values))]
                 if op in ("!", "!!"):
@@ -163,7 +163,8 @@ class SqlCompiler:
         if key is None or key is UNDEFINED or key == "":
             return self.whole(scope)
         parts = to_string(key).split(".")
-        return self.var_path(parts, default if has_default else None, scope, paths[0] if paths else op_path)
+        node_path = op_path[: -len(".var")] if op_path.endswith(".var") else op_path
+        return self.var_path(parts, default if has_default else None, scope, node_path or "rule")
 
     def whole(self, scope: Scope) -> Val:
         if scope.kind == "typed":
@@ -961,20 +962,23 @@ class SqlCompiler:
         value = self.value(values[0], paths[0], scope) if values else const_val(UNDEFINED)
         nets = security.networks(values[1] if len(values) > 1 else None, paths[1] if len(paths) > 1 else op_path)
 
+        def ranges(ip: t.Node, version: int) -> t.Node:
+            def fmt(n: int) -> t.Node:
+                return t.Literal(n) if version == 4 else t.Literal(format(n, "032x"))
+
+            return t.or_(*(t.and_(t.Binary(">=", ip, fmt(n.low)), t.Binary("<=", ip, fmt(n.high)))
+                           for n in nets if n.version == version))
+
         def build(s: t.Node) -> t.Node:
             tests: list[t.Node] = []
-            v4 = [n for n in nets if n.version == 4]
-            v6 = [n for n in nets if n.version == 6]
-            if v4:
-                def v4_test(ip: t.Node) -> t.Node:
-                    return t.or_(*(t.and_(t.Binary(">=", ip, t.Literal(n.low)), t.Binary("<=", ip, t.Literal(n.high)))
-                                   for n in v4))
-                tests.append(t.coalesce_false(self.bind([f("jl_ipv4", s)], v4_test)))
-            if v6:
-                def v6_test(ip: t.Node) -> t.Node:
-                    return t.or_(*(t.and_(t.Binary(">=", ip, t.Literal(format(n.low, "032x"))),
-                                          t.Binary("<=", ip, t.Literal(format(n.high, "032x")))) for n in v6))
-                tests.append(t.coalesce_false(self.bind([f("jl_ipv6", s)], v6_test)))
+            for version, parser in ((4, "jl_ipv4"), (6, "jl_ipv6")):
+                count = sum(1 for n in nets if n.version == version)
+                if not count:
+                    continue
+                # a few networks: re-parse per network (cheaper than binding a list per row); many: bind once
+                test = ranges(f(parser, s), version) if count <= 3 else \
+                    let([f(parser, s)], lambda ip, v=version: ranges(ip, v))  # type: ignore[misc]
+                tests.append(t.coalesce_false(test))
             return t.or_(*tests)
 
         return Val(self._string_test(value, build), "bool")
@@ -982,16 +986,9 @@ class SqlCompiler:
     def op_domain_in(self, values: list[Any], paths: list[str], op_path: str, scope: Scope) -> Val:
         value = self.value(values[0], paths[0], scope) if values else const_val(UNDEFINED)
         entries = security.domains(values[1] if len(values) > 1 else None, paths[1] if len(paths) > 1 else op_path)
-
-        def build(s: t.Node) -> t.Node:
-            def test(h: t.Node) -> t.Node:
-                exact = t.InList(h, tuple(t.Literal(d) for d in entries))
-                subs = [f("ends_with", h, t.Literal("." + d)) for d in entries]
-                return t.or_(exact, *subs)
-
-            return self.bind([f("jl_host", s)], test)
-
-        return Val(self._string_test(value, build), "bool")
+        pattern = security.domain_pattern(entries)
+        return Val(self._string_test(value, lambda s: f("regexp_full_match", f("lower", s), t.Literal(pattern))),
+                   "bool")
 
 
 _NON_NUMBER_TYPES = ("NULL", "BOOLEAN", "VARCHAR", "ARRAY", "OBJECT")

@@ -99,12 +99,20 @@ CREATE OR REPLACE MACRO jl_str(j) AS
 
 -- ToNumber of an array is ToNumber(String(array)): "" (0) when empty, a comma (NaN) with two or more elements,
 -- and the lone element's own text otherwise (null reads as "").
+CREATE OR REPLACE MACRO jl_lone_num2(e) AS
+    CASE json_type(e)
+        WHEN 'NULL' THEN CAST(0 AS DOUBLE) WHEN 'VARCHAR' THEN jl_str_num(jl_sval(e))
+        WHEN 'BOOLEAN' THEN jl_nan() WHEN 'OBJECT' THEN jl_nan()
+        WHEN 'ARRAY' THEN error('JSONLogic SQL: ToNumber of arrays nested three levels deep is not supported')
+        ELSE CAST(e AS DOUBLE)
+    END;
+
 CREATE OR REPLACE MACRO jl_lone_num(e) AS
     CASE json_type(e)
         WHEN 'NULL' THEN CAST(0 AS DOUBLE) WHEN 'VARCHAR' THEN jl_str_num(jl_sval(e))
         WHEN 'BOOLEAN' THEN jl_nan() WHEN 'OBJECT' THEN jl_nan()
-        WHEN 'ARRAY' THEN CASE json_array_length(e) WHEN 0 THEN CAST(0 AS DOUBLE)
-            ELSE error('JSONLogic SQL: ToNumber of arrays nested two levels deep is not supported') END
+        WHEN 'ARRAY' THEN CASE json_array_length(e) WHEN 0 THEN CAST(0 AS DOUBLE) WHEN 1 THEN jl_lone_num2(json_extract(e, '$[0]'))
+                                                    ELSE jl_nan() END
         ELSE CAST(e AS DOUBLE)
     END;
 
