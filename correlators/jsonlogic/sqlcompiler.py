@@ -977,7 +977,7 @@ class SqlCompiler:
                     continue
                 # a few networks: re-parse per network (cheaper than binding a list per row); many: bind once
                 test = ranges(f(parser, s), version) if count <= 3 else \
-                    let([f(parser, s)], lambda ip, v=version: ranges(ip, v))  # type: ignore[misc]
+                    let([f(parser, s)], lambda ip, v=version: ranges(ip, v))
                 tests.append(t.coalesce_false(test))
             return t.or_(*tests)
 
