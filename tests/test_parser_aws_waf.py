@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from connectors.sources.loader import load_object
 from connectors.sources.locations import resolve
@@ -102,29 +101,34 @@ def test_reading_again_adds_nothing(store: duckdb.DuckDBPyConnection) -> None:
     assert (again.files_skipped, again.added) == (1, 0)
 
 
-@pytest.mark.parametrize(
-    ("changes", "attack"),
-    [
-        # A custom rule whose name merely contains the letters: no match details, no attack class.
-        ({"terminatingRuleId": "ProtectEcommerceCheckout"}, "other"),
-        ({"terminatingRuleId": "CorporateNetworkOnly"}, "other"),
-        ({"terminatingRuleId": "AllowResourceSource"}, "other"),
-        # AWS managed rule names (as the terminating rule, or in a rule group that only counts).
-        ({"terminatingRuleId": "Log4JRCE_HEADER"}, "rce"),
-        ({"terminatingRuleId": "JavaDeserializationRCE_BODY"}, "rce"),
-        ({"terminatingRuleId": "ReactJSRCE_BODY"}, "rce"),
-        ({"terminatingRuleId": "Default_Action", "action": "ALLOW", "ruleGroupList": [{
-            "ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet", "terminatingRule": None,
-            "nonTerminatingMatchingRules": [{"ruleId": "CrossSiteScripting_BODY", "action": "COUNT"}]}]}, "xss"),
-        ({"terminatingRuleId": "LoginRateLimit", "terminatingRuleType": "RATE_BASED"}, "rate_limit"),
-        ({"terminatingRuleId": "Default_Action", "action": "ALLOW"}, None),
-    ],
-)
-def test_attack_class_from_rule_names(
-    store: duckdb.DuckDBPyConnection, tmp_path: Path, changes: dict[str, Any], attack: str | None
-) -> None:
-    rec = json.loads(EXAMPLES.read_text().splitlines()[0]) | {"terminatingRuleMatchDetails": [], "labels": []}
-    (tmp_path / "waf.jsonl").write_text(json.dumps(rec | changes) + "\n")
+# Rule names in the evidence: (fields replaced in the first doc example, expected waf.attack).
+RULE_NAME_CASES: list[tuple[dict[str, Any], str | None]] = [
+    # A custom rule whose name merely contains the letters: no match details, no attack class.
+    ({"terminatingRuleId": "ProtectEcommerceCheckout"}, "other"),
+    ({"terminatingRuleId": "CorporateNetworkOnly"}, "other"),
+    ({"terminatingRuleId": "AllowResourceSource"}, "other"),
+    # AWS managed rule names (as the terminating rule, or in a rule group that only counts).
+    ({"terminatingRuleId": "Log4JRCE_HEADER"}, "rce"),
+    ({"terminatingRuleId": "JavaDeserializationRCE_BODY"}, "rce"),
+    ({"terminatingRuleId": "ReactJSRCE_BODY"}, "rce"),
+    ({"terminatingRuleId": "Default_Action", "action": "ALLOW", "ruleGroupList": [{
+        "ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet", "terminatingRule": None,
+        "nonTerminatingMatchingRules": [{"ruleId": "CrossSiteScripting_BODY", "action": "COUNT"}]}]}, "xss"),
+    ({"terminatingRuleId": "LoginRateLimit", "terminatingRuleType": "RATE_BASED"}, "rate_limit"),
+    ({"terminatingRuleId": "Default_Action", "action": "ALLOW"}, None),
+]
+
+
+def test_attack_class_from_rule_names(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    base = json.loads(EXAMPLES.read_text().splitlines()[0]) | {"terminatingRuleMatchDetails": [], "labels": []}
+    lines = []
+    for n, (changes, _) in enumerate(RULE_NAME_CASES):
+        rec = base | changes
+        rec["httpRequest"] = base["httpRequest"] | {"requestId": f"case{n}"}
+        lines.append(json.dumps(rec) + "\n")
+    (tmp_path / "waf.jsonl").write_text("".join(lines))
     (obj,) = resolve(str(tmp_path / "waf.jsonl"))
-    assert load_object(store, get_parser("aws_waf"), obj, source="aws").added == 1
-    assert store.execute("SELECT waf.attack FROM events").fetchall() == [(attack,)]
+    assert load_object(store, get_parser("aws_waf"), obj, source="aws").added == len(RULE_NAME_CASES)
+    got = dict(store.execute("SELECT split_part(event_id, '@', 1), waf.attack FROM events").fetchall())
+    for n, (changes, attack) in enumerate(RULE_NAME_CASES):
+        assert got[f"aws_waf:case{n}"] == attack, changes

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from connectors.sources.loader import IngestStats, load_object
 from connectors.sources.locations import resolve
@@ -109,32 +108,31 @@ def test_http_requests_records_are_not_firewall_events(store: duckdb.DuckDBPyCon
     assert quarantine(store) == [(1, 'missing "Datetime"'), (2, 'missing "Datetime"')]
 
 
-@pytest.mark.parametrize(
-    ("encoding", "value", "expected"),
-    [
-        ("rfc3339", "2022-05-10T06:36:57Z", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
-        ("rfc3339 with offset and fraction", "2022-05-10T08:36:57.25+02:00",
-         dt.datetime(2022, 5, 10, 6, 36, 57, 250000, tzinfo=UTC)),
-        ("rfc3339 nanoseconds", "2022-05-10T06:36:57.123456789Z",
-         dt.datetime(2022, 5, 10, 6, 36, 57, 123456, tzinfo=UTC)),
-        ("unix seconds", 1652164617, dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
-        ("unix seconds as a string", "1652164617", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
-        ("unixnano", 1652164617123456789, dt.datetime(2022, 5, 10, 6, 36, 57, 123456, tzinfo=UTC)),
-        ("unixnano as a string", "1652164617987654321", dt.datetime(2022, 5, 10, 6, 36, 57, 987654, tzinfo=UTC)),
-        ("unix milliseconds", 1652164617250, dt.datetime(2022, 5, 10, 6, 36, 57, 250000, tzinfo=UTC)),
-        ("no zone (Panther): UTC", "2022-05-10 06:36:57", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
-    ],
-)
-def test_datetime_encodings(
-    store: duckdb.DuckDBPyConnection, tmp_path: Path, encoding: str, value: object, expected: dt.datetime
-) -> None:
-    rec = panther_records()[2] | {"Datetime": value}
-    stats = load(store, write_jsonl(tmp_path / "fw.jsonl", [rec]))
-    assert (stats.added, stats.quarantined) == (1, 0), encoding
-    (ev,) = events(store).values()
-    assert ev["time"] == expected, encoding
-    # The event id uses whole seconds, so one event logged by jobs with different timestamp_format is one event.
-    assert ev["event_id"].endswith(f"@{int(expected.timestamp())}")
+# Logpush timestamp_format rfc3339 / unix / unixnano, the same as strings, and what SIEMs re-emit.
+DATETIME_ENCODINGS: list[tuple[str, object, dt.datetime]] = [
+    ("rfc3339", "2022-05-10T06:36:57Z", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
+    ("rfc3339 with offset and fraction", "2022-05-10T08:36:57.25+02:00",
+     dt.datetime(2022, 5, 10, 6, 36, 57, 250000, tzinfo=UTC)),
+    ("rfc3339 nanoseconds", "2022-05-10T06:36:57.123456789Z", dt.datetime(2022, 5, 10, 6, 36, 57, 123456, tzinfo=UTC)),
+    ("unix seconds", 1652164617, dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
+    ("unix seconds as a string", "1652164617", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
+    ("unixnano", 1652164617123456789, dt.datetime(2022, 5, 10, 6, 36, 57, 123456, tzinfo=UTC)),
+    ("unixnano as a string", "1652164617987654321", dt.datetime(2022, 5, 10, 6, 36, 57, 987654, tzinfo=UTC)),
+    ("unix milliseconds", 1652164617250, dt.datetime(2022, 5, 10, 6, 36, 57, 250000, tzinfo=UTC)),
+    ("no zone (Panther): UTC", "2022-05-10 06:36:57", dt.datetime(2022, 5, 10, 6, 36, 57, tzinfo=UTC)),
+]
+
+
+def test_datetime_encodings(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    base = panther_records()[2]
+    recs = [base | {"RayID": f"ray{n:02d}", "Datetime": value} for n, (_, value, _) in enumerate(DATETIME_ENCODINGS)]
+    stats = load(store, write_jsonl(tmp_path / "fw.jsonl", recs))
+    assert (stats.added, stats.quarantined) == (len(recs), 0)
+    ev = events(store)
+    for n, (encoding, _, expected) in enumerate(DATETIME_ENCODINGS):
+        assert ev[f"ray{n:02d}"]["time"] == expected, encoding
+        # Whole seconds in the id: one event logged by jobs with different timestamp_format is one event.
+        assert ev[f"ray{n:02d}"]["event_id"].endswith(f"@{int(expected.timestamp())}"), encoding
 
 
 def test_one_event_whatever_the_timestamp_format(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
@@ -158,39 +156,38 @@ def test_rules_of_one_ray_are_separate_events(store: duckdb.DuckDBPyConnection, 
     ]
 
 
-@pytest.mark.parametrize(
-    ("fields", "action", "outcome", "attack"),
-    [
-        ({"Action": "managedchallenge", "Source": "bic"}, "managed_challenge", "blocked", "bot"),
-        ({"Action": "jschallenge", "Source": "securitylevel"}, "js_challenge", "blocked", "scanner"),
-        ({"Action": "challengesolved", "Source": "firewallcustom", "Description": "Challenge Tor"},
-         "challenge_solved", "allowed", "other"),
-        ({"Action": "managedchallengeinteractivesolved", "Source": "botfight"},
-         "managed_challenge_interactive_solved", "allowed", "bot"),
-        ({"Action": "connectionclose", "Source": "ratelimit"}, "connection_close", "blocked", "rate_limit"),
-        ({"Action": "block", "Source": "firewallManaged", "Description": "SQLi - Comment"}, "block", "blocked", "sqli"),
-        ({"Action": "log", "Source": "firewallmanaged", "Description": "XSS - JavaScript Events"},
-         "log", "allowed", "xss"),
-        ({"Action": "block", "Source": "firewallmanaged", "Description": "Log4j Headers"}, "block", "blocked", "rce"),
-        ({"Action": "block", "Source": "firewallmanaged",
-          "Description": "930120: OS File Access Attempt"}, "block", "blocked", "path_traversal"),
-        ({"Action": "block", "Source": "waf", "RuleID": "942100", "Description": ""}, "block", "blocked", "sqli"),
-        ({"Action": "log", "Source": "firewallmanaged",
-          "Description": "Anomaly:Header:User-Agent - Missing"}, "log", "allowed", "protocol"),
-        ({"Action": "managed_challenge", "Source": "rateLimit"}, "managed_challenge", "blocked", "rate_limit"),
-        ({"Action": "allow", "Source": "ip"}, "allow", "allowed", "other"),
-        ({"Action": "block", "Source": "apishieldschemavalidation"}, "block", "blocked", "protocol"),
-        ({"Action": "unknown", "Source": "unknown", "RuleID": ""}, "unknown", None, None),
-    ],
-)
-def test_action_outcome_attack(
-    store: duckdb.DuckDBPyConnection, tmp_path: Path, fields: dict[str, object], action: str, outcome: str | None,
-    attack: str | None,
-) -> None:
-    rec = panther_records()[2] | fields
-    load(store, write_jsonl(tmp_path / "fw.jsonl", [rec]))
-    (ev,) = events(store).values()
-    assert (ev["action"], ev["outcome"], ev["waf"]["action"], ev["waf"]["attack"]) == (action, outcome, action, attack)
+ACTION_CASES: list[tuple[dict[str, object], str, str | None, str | None]] = [
+    ({"Action": "managedchallenge", "Source": "bic"}, "managed_challenge", "blocked", "bot"),
+    ({"Action": "jschallenge", "Source": "securitylevel"}, "js_challenge", "blocked", "scanner"),
+    ({"Action": "challengesolved", "Source": "firewallcustom", "Description": "Challenge Tor"},
+     "challenge_solved", "allowed", "other"),
+    ({"Action": "managedchallengeinteractivesolved", "Source": "botfight"},
+     "managed_challenge_interactive_solved", "allowed", "bot"),
+    ({"Action": "connectionclose", "Source": "ratelimit"}, "connection_close", "blocked", "rate_limit"),
+    ({"Action": "block", "Source": "firewallManaged", "Description": "SQLi - Comment"}, "block", "blocked", "sqli"),
+    ({"Action": "log", "Source": "firewallmanaged", "Description": "XSS - JavaScript Events"},
+     "log", "allowed", "xss"),
+    ({"Action": "block", "Source": "firewallmanaged", "Description": "Log4j Headers"}, "block", "blocked", "rce"),
+    ({"Action": "block", "Source": "firewallmanaged",
+      "Description": "930120: OS File Access Attempt"}, "block", "blocked", "path_traversal"),
+    ({"Action": "block", "Source": "waf", "RuleID": "942100", "Description": ""}, "block", "blocked", "sqli"),
+    ({"Action": "log", "Source": "firewallmanaged",
+      "Description": "Anomaly:Header:User-Agent - Missing"}, "log", "allowed", "protocol"),
+    ({"Action": "managed_challenge", "Source": "rateLimit"}, "managed_challenge", "blocked", "rate_limit"),
+    ({"Action": "allow", "Source": "ip"}, "allow", "allowed", "other"),
+    ({"Action": "block", "Source": "apishieldschemavalidation"}, "block", "blocked", "protocol"),
+    ({"Action": "unknown", "Source": "unknown", "RuleID": ""}, "unknown", None, None),
+]
+
+
+def test_action_outcome_attack(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    base = panther_records()[2]
+    recs = [base | {"RayID": f"ray{n:02d}"} | fields for n, (fields, _, _, _) in enumerate(ACTION_CASES)]
+    load(store, write_jsonl(tmp_path / "fw.jsonl", recs))
+    ev = events(store)
+    for n, (fields, action, outcome, attack) in enumerate(ACTION_CASES):
+        e = ev[f"ray{n:02d}"]
+        assert (e["action"], e["outcome"], e["waf"]["action"], e["waf"]["attack"]) == (action, outcome, action, attack), fields
 
 
 def test_optional_fields_and_pii_in_query(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

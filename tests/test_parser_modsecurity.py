@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from connectors.sources.loader import IngestStats, load_object
 from connectors.sources.locations import resolve
@@ -219,30 +218,32 @@ def test_v2_records(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     assert quiet["waf"] == {"rule_id": None, "rule_group": None, "action": "allow", "attack": None, "labels": []}
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "expected"),
-    [
-        ("time_stamp", "Wed Nov 29 10:04:05 2023", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
-        ("time_stamp", "Mon May  9 09:41:59 2022", dt.datetime(2022, 5, 9, 9, 41, 59, tzinfo=UTC)),  # %e padding
-        ("time", "29/Nov/2023:10:04:05 +0000", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
-        ("time", "29/Nov/2023:11:04:05 +0100", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
-        ("time", "11/May/2026:21:49:35.107228 +0000", dt.datetime(2026, 5, 11, 21, 49, 35, 107228, tzinfo=UTC)),
-        ("time", "2023-11-29 10:04:05", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
-        ("time", "2023-11-29T11:04:05.5+01:00", dt.datetime(2023, 11, 29, 10, 4, 5, 500000, tzinfo=UTC)),
-    ],
-)
-def test_time_formats(
-    store: duckdb.DuckDBPyConnection, tmp_path: Path, field: str, value: str, expected: dt.datetime
-) -> None:
-    if field == "time_stamp":
-        rec = v3_record(crs_cases()[0], 1)
-        rec["transaction"]["time_stamp"] = value
-    else:
-        rec = v2_record("tx1", value, "GET / HTTP/1.1", {"Host": "h"}, [SQLI_V2], intercepted=False, status=200)
-    stats = load(store, write_jsonl(tmp_path / "a.json", [rec]))
-    assert stats.added == 1
-    (ev,) = events(store).values()
-    assert ev["time"] == expected
+TIME_FORMATS: list[tuple[str, str, dt.datetime]] = [
+    ("time_stamp", "Wed Nov 29 10:04:05 2023", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
+    ("time_stamp", "Mon May  9 09:41:59 2022", dt.datetime(2022, 5, 9, 9, 41, 59, tzinfo=UTC)),  # %e padding
+    ("time", "29/Nov/2023:10:04:05 +0000", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
+    ("time", "29/Nov/2023:11:04:05 +0100", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
+    ("time", "11/May/2026:21:49:35.107228 +0000", dt.datetime(2026, 5, 11, 21, 49, 35, 107228, tzinfo=UTC)),
+    ("time", "2023-11-29 10:04:05", dt.datetime(2023, 11, 29, 10, 4, 5, tzinfo=UTC)),
+    ("time", "2023-11-29T11:04:05.5+01:00", dt.datetime(2023, 11, 29, 10, 4, 5, 500000, tzinfo=UTC)),
+]
+
+
+def test_time_formats(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    recs = []
+    for n, (field, value, _) in enumerate(TIME_FORMATS):
+        if field == "time_stamp":
+            rec = v3_record(crs_cases()[0], n)
+            rec["transaction"]["time_stamp"] = value
+            rec["transaction"]["unique_id"] = f"t{n}"
+        else:
+            rec = v2_record(f"t{n}", value, "GET / HTTP/1.1", {"Host": "h"}, [SQLI_V2], intercepted=False, status=200)
+        recs.append(rec)
+    stats = load(store, write_jsonl(tmp_path / "a.json", recs))
+    assert (stats.added, stats.quarantined) == (len(recs), 0)
+    ev = events(store)
+    for n, (field, value, expected) in enumerate(TIME_FORMATS):
+        assert ev[f"t{n}"]["time"] == expected, (field, value)
 
 
 def test_v3_blocked_or_logged(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
