@@ -8,16 +8,17 @@ next step.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from breachline.config import Config
+from breachline.config import Config, SourceConfig
 from breachline.store import harden, open_store
 
 if TYPE_CHECKING:
     from connectors.outbox.notify import NotifySummary
     from connectors.sources.loader import IngestStats, ProgressFn
+    from correlators.blindspots import Silence
     from correlators.correlation.runner import PlaybookRun
     from correlators.incidents import IncidentPolicy
     from correlators.playbooks import Playbook
@@ -34,12 +35,34 @@ def incident_policies(playbooks: list[Playbook]) -> Mapping[str, IncidentPolicy]
     return {pb.id: pb.incident_policy() for pb in playbooks}
 
 
-def ingest_step(config: Config, *, progress: ProgressFn | None = None) -> list[IngestStats]:
+@dataclass
+class IngestResult:
+    stats: list[IngestStats]
+    silent: list[Silence]  # sources past their max_silence (each raised a `source-silent` alert)
+
+
+def ingest_step(
+    config: Config, *, sources: Sequence[SourceConfig] | None = None, progress: ProgressFn | None = None
+) -> IngestResult:
+    """Read the sources, then check every configured source for silence (blind spots)."""
     from connectors.sources.ingest import ingest_all
     from connectors.sources.loader import LoadOptions
+    from correlators.blindspots import find_silent_sources, raise_silence_alerts
+
+    chosen = config.sources if sources is None else sources
+    with open_store(config.db_path) as con:
+        stats = ingest_all(con, chosen, options=LoadOptions(mask_pii=config.mask_pii), progress=progress)
+        now = dt.datetime.now(dt.UTC)
+        silent = find_silent_sources(con, chosen, now)
+        raise_silence_alerts(con, silent, now)
+    return IngestResult(stats, silent)
+
+
+def retention_step(config: Config) -> dict[str, int]:
+    from breachline.retention import apply_retention
 
     with open_store(config.db_path) as con:
-        return ingest_all(con, config.sources, options=LoadOptions(mask_pii=config.mask_pii), progress=progress)
+        return apply_retention(con, config.retention_days, dt.datetime.now(dt.UTC))
 
 
 def correlate_step(config: Config, playbooks: list[Playbook] | None = None) -> list[PlaybookRun]:
@@ -66,12 +89,27 @@ def notify_step(
         sinks.close()
 
 
-@dataclass
-class PipelineSummary:
-    started_at: dt.datetime
-    ingest: list[dict[str, Any]] = field(default_factory=list)
-    correlate: list[dict[str, Any]] = field(default_factory=list)
-    notify: dict[str, Any] = field(default_factory=dict)
+def start_run(config: Config, run_id: str, expected_interval: dt.timedelta) -> float | None:
+    """Record a pipeline run; returns the gap in seconds since the previous run started, if it was longer than
+    twice the expected interval (missed or failed scheduled runs). Nothing needs replaying after a gap: ingest
+    reads every file not yet read and correlate continues from its own watermark; the gap is recorded."""
+    now = dt.datetime.now(dt.UTC)
+    with open_store(config.db_path) as con:
+        prev = con.execute("SELECT max(started_at) FROM pipeline_runs").fetchall()[0][0]
+        gap = (now - prev).total_seconds() if prev is not None else None
+        late = gap if gap is not None and gap > 2 * expected_interval.total_seconds() else None
+        con.execute("INSERT INTO pipeline_runs VALUES (?, ?, NULL, 'running', ?, NULL)", [run_id, now, late])
+    return late
+
+
+def finish_run(config: Config, run_id: str, status: str, summary: Mapping[str, Any]) -> None:
+    import json
+
+    with open_store(config.db_path) as con:
+        con.execute(
+            "UPDATE pipeline_runs SET finished_at = now(), status = ?, summary = ? WHERE run_id = ?",
+            [status, json.dumps(summary, default=str), run_id],
+        )
 
 
 def incidents_opened_since(config: Config, since: dt.datetime) -> list[dict[str, Any]]:

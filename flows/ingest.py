@@ -7,10 +7,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from breachline.config import Config, SourceConfig, load_config
-from breachline.store import open_store
-from connectors.sources.ingest import ingest_source
-from connectors.sources.loader import LoadOptions
-from flows.reporting import publish_table
+from breachline.pipeline import ingest_step
+from flows.reporting import emit, publish_table
 
 COLUMNS = ["source", "format", "records", "added", "duplicates", "quarantined"]
 
@@ -18,9 +16,11 @@ COLUMNS = ["source", "format", "records", "added", "duplicates", "quarantined"]
 # Retrying a source is safe: each batch commits with the file's progress, so a retry resumes, never doubles.
 @task(retries=2, retry_delay_seconds=[5, 30], task_run_name="ingest-{source.name}")
 def ingest_one(config: Config, source: SourceConfig) -> dict[str, Any]:
-    with open_store(config.db_path) as con:
-        stats = ingest_source(con, source, options=LoadOptions(mask_pii=config.mask_pii))
-    return stats.summary()
+    result = ingest_step(config, sources=[source])
+    for silence in result.silent:
+        emit("breachline.source.silent", f"breachline.source.{silence.source}",
+             {"source": silence.source, "silent_since": silence.silent_since})
+    return result.stats[0].summary()
 
 
 @flow(name="ingest", log_prints=True)

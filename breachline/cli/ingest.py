@@ -8,10 +8,8 @@ import sys
 from breachline.cli.common import add_store_options, config_from_args, print_json, print_table
 from breachline.config import SourceConfig
 from breachline.errors import ConfigError
+from breachline.pipeline import ingest_step
 from breachline.progress import Progress
-from breachline.store import open_store
-from connectors.sources.ingest import ingest_all
-from connectors.sources.loader import LoadOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -38,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
             where = config.path or "breachline.toml"
             raise ConfigError(f"{where}: no [[sources]] configured; add one or pass --format F PATH...")
     progress = Progress("ingest", enabled=sys.stderr.isatty() and not args.json)
-    with open_store(config.db_path) as con:
-        stats = ingest_all(con, sources, options=LoadOptions(mask_pii=config.mask_pii), progress=progress)
+    result = ingest_step(config, sources=sources, progress=progress)
+    stats = result.stats
     progress.done()
+    for silence in result.silent:
+        print(f"breachline: source {silence.source} has delivered nothing since {silence.silent_since:%Y-%m-%d %H:%M}"
+              " UTC (longer than its max_silence): a blind-spot incident is raised", file=sys.stderr)
     merged: dict[str, dict[str, object]] = {}
     for s in stats:  # ad-hoc paths of one source are one line
         row = merged.setdefault(s.source, {**s.summary(), "records": 0, "added": 0, "duplicates": 0, "quarantined": 0})

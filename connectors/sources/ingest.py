@@ -28,8 +28,9 @@ def ingest_source(
     total = loader.close()
     # A run that found nothing new still counts as a run (blind-spot detection reads last_run_at).
     con.execute(
-        "INSERT INTO source_watermarks (source, last_run_at) VALUES (?, now())"
-        " ON CONFLICT (source) DO UPDATE SET last_run_at = excluded.last_run_at",
+        "INSERT INTO source_watermarks (source, last_run_at, first_run_at) VALUES (?, now(), now())"
+        " ON CONFLICT (source) DO UPDATE SET last_run_at = excluded.last_run_at,"
+        " first_run_at = coalesce(source_watermarks.first_run_at, excluded.first_run_at)",
         [source.name],
     )
     return total
