@@ -32,7 +32,13 @@ def load_configured_playbooks(config: Config) -> list[Playbook]:
 
 
 def incident_policies(playbooks: list[Playbook]) -> Mapping[str, IncidentPolicy]:
-    return {pb.id: pb.incident_policy() for pb in playbooks}
+    """Each playbook's policy, plus the built-in blind-spot one (`source-silent`)."""
+    from correlators import blindspots
+    from correlators.incidents import IncidentPolicy
+
+    policies = {blindspots.PLAYBOOK_ID: IncidentPolicy(severity="high", runbook=blindspots.RUNBOOK)}
+    policies.update({pb.id: pb.incident_policy() for pb in playbooks})
+    return policies
 
 
 @dataclass

@@ -21,10 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 def load_policies(config: Config) -> Mapping[str, IncidentPolicy]:
     """Each playbook's IncidentPolicy (severity, suppress_for, after_close, budget, notify targets, runbook)."""
-    from correlators.playbooks import configured_playbook_dirs, load_playbooks
+    from breachline.pipeline import incident_policies, load_configured_playbooks
 
-    dirs = [d for d in configured_playbook_dirs(config.playbook_dirs, config.use_shipped_playbooks) if d.is_dir()]
-    return {pb.id: pb.incident_policy() for pb in load_playbooks(dirs)}
+    return incident_policies(load_configured_playbooks(config))
 
 
 def run(args: argparse.Namespace) -> int:
