@@ -15,7 +15,7 @@ import polars as pl
 
 from breachline.errors import BreachlineError
 from breachline.generate.formats import WRITERS, FormatWriter
-from breachline.generate.formats.base import DayContext, write_output
+from breachline.generate.formats.base import DayContext, Output
 from breachline.generate.model import Store, build_store
 from breachline.generate.scenarios import GroundTruth, Plan, plan_scenarios
 from breachline.generate.vec import DAY_US, US, rows_frame
@@ -25,6 +25,7 @@ DEFAULT_EVENTS_PER_DAY = 20_000
 GROUND_TRUTH = "ground_truth.jsonl"
 # isal level 1 is ~6x faster than zlib's default and still ~10x smaller than the text; output is deterministic
 GZIP_LEVEL = 1
+RENDER_SLICE = 32_768  # rows rendered and written at a time
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -163,7 +164,12 @@ def _run_format(
             if extra.height:
                 df = pl.concat([df, extra], how="vertical")
             path = folder / writer.path(stream, date)
-            write_output(writer.render(stream, df), path, gzip=writer.gzip, level=GZIP_LEVEL)
+            # Render in time-ordered slices: the same bytes as one piece, but a tenth of the memory, and
+            # Polars' buffers are reused instead of faulting in a fresh gigabyte per day.
+            df = df.sort("ts", maintain_order=True)
+            with Output(path, gzip=writer.gzip, level=GZIP_LEVEL) as sink:
+                for offset in range(0, max(df.height, 1), RENDER_SLICE):
+                    sink.write(writer.render(stream, df.slice(offset, RENDER_SLICE)))
             paths.append(path)
             count += df.height
         step(f"{writer.name} {date.isoformat()}")

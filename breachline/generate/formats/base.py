@@ -104,20 +104,44 @@ class _FixedChunks:
             self.buf.clear()
 
 
+class Output:
+    """One output file, written in pieces: rendered lines (a String Series, written verbatim with `\\n` after
+    each line, embedded newlines kept) or tables (CSV, header before the first piece). Polars writes straight
+    into the file or into an ISA-L gzip stream fed in fixed pieces, so no whole-file copy is held in Python
+    memory and gzip output is byte-identical across runs (no name, mtime 0)."""
+
+    def __init__(self, path: Path, *, gzip: bool, level: int = 1) -> None:
+        self._raw: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._gz = igzip.IGzipFile(fileobj=self._raw, mode="wb", compresslevel=level, mtime=0, filename="") \
+            if gzip else None
+        self._sink: Any = _FixedChunks(cast(BinaryIO, self._gz)) if self._gz else self._raw
+        self._pieces = 0
+
+    def write(self, rendered: Rendered) -> None:
+        if isinstance(rendered, pl.Series):
+            df = rendered.to_frame("line")
+            opts: dict[str, Any] = {"include_header": False, "quote_style": "never"}
+        else:
+            df, opts = rendered, {"include_header": self._pieces == 0}
+        self._pieces += 1
+        if df.height or opts["include_header"]:
+            df.write_csv(cast(IO[bytes], self._sink), line_terminator="\n", **opts)
+
+    def close(self) -> None:
+        if isinstance(self._sink, _FixedChunks):
+            self._sink.close()
+        if self._gz is not None:
+            self._gz.close()
+        self._raw.close()
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_output(rendered: Rendered, path: Path, *, gzip: bool, level: int = 1) -> None:
-    """Write rendered lines (a String Series, `\\n`-terminated, verbatim: embedded newlines kept) or a table
-    (CSV with header). Polars writes straight to the file or to an ISA-L gzip stream: no whole-file copy in
-    Python memory. Gzip headers carry no name and mtime 0, so files are byte-identical across runs."""
-    if isinstance(rendered, pl.Series):
-        df = rendered.to_frame("line")
-        opts: dict[str, Any] = {"include_header": False, "quote_style": "never"}
-    else:
-        df, opts = rendered, {"include_header": True}
-    if not gzip:
-        df.write_csv(path, line_terminator="\n", **opts)
-        return
-    with open(path, "wb") as raw, igzip.IGzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0,
-                                                  filename="") as gz:
-        chunks = _FixedChunks(cast(BinaryIO, gz))
-        df.write_csv(cast(IO[bytes], chunks), line_terminator="\n", **opts)
-        chunks.close()
+    """Write one rendered piece as a whole file."""
+    with Output(path, gzip=gzip, level=level) as out:
+        out.write(rendered)

@@ -252,6 +252,8 @@ class ModSecurityWriter(FormatWriter):
             if part.height:
                 expr = _render_v2(part, kind, host) if stream == "v2" else _render_v3(part, kind, host)
                 pieces.append(part.select("ts", expr.alias("line")))
+        if not pieces:
+            return pl.Series(values=[], dtype=pl.String)
         out = pl.concat(pieces)
         return by_time(out, out["line"])
 
