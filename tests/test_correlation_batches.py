@@ -21,9 +21,6 @@ from breachline.store import connect
 from correlators.correlation import correlate, insert_events
 from correlators.playbooks import Playbook, load_playbook
 
-if not hasattr(__import__("correlators.jsonlogic").jsonlogic, "compile_condition"):
-    pytest.skip("correlators.jsonlogic.compile_condition has not landed yet", allow_module_level=True)
-
 T0 = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.UTC)  # the stream crosses midnight: an exception expires there
 SPAN = dt.timedelta(hours=8)
 JITTER = dt.timedelta(minutes=5)  # arrival delay; below every playbook's lateness (10 min by default)

@@ -17,10 +17,6 @@ from breachline.store import connect
 from correlators.correlation import correlate, insert_events
 from correlators.playbooks import Playbook, load_playbook
 
-# The JSONLogic SQL compiler is built by another helper; until it lands these tests cannot run (remove then).
-if not hasattr(__import__("correlators.jsonlogic").jsonlogic, "compile_condition"):
-    pytest.skip("correlators.jsonlogic.compile_condition has not landed yet", allow_module_level=True)
-
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 MS = dt.timedelta(milliseconds=1)
 W = dt.timedelta(minutes=10)
