@@ -152,16 +152,6 @@ def day_times(rng: np.random.Generator, day_start_us: int, n: int, hourly: np.nd
     return np.sort(day_start_us + hours.astype(np.int64) * 3_600 * US + within)
 
 
-def from_us(expr: pl.Expr | str) -> pl.Expr:
-    """µs int column -> naive UTC Datetime expression."""
-    e = pl.col(expr) if isinstance(expr, str) else expr
-    return pl.from_epoch(e, time_unit="us")
-
-
-def strftime(expr: pl.Expr | str, fmt: str) -> pl.Expr:
-    return from_us(expr).dt.strftime(fmt)
-
-
 def iso_ms_z(ts_us: pl.Series) -> pl.Series:
     """RFC 3339 UTC with milliseconds: '2026-11-01T10:15:02.120Z'."""
     return pl.from_epoch(ts_us, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")

@@ -140,8 +140,3 @@ class Output:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def write_output(rendered: Rendered, path: Path, *, gzip: bool, level: int = 1) -> None:
-    """Write one rendered piece as a whole file."""
-    with Output(path, gzip=gzip, level=level) as out:
-        out.write(rendered)
