@@ -13,10 +13,12 @@ from typing import Any
 
 import duckdb
 
-from connectors.outbox.views import IncidentRow, load_alerts
+from connectors.outbox.views import IncidentRow, load_alerts, load_incidents
 from connectors.sinks import SinkSet
 from connectors.sinks.base import Request, Sink
+from connectors.sinks.redact import collecting, prime
 from connectors.sinks.render import (
+    AlertView,
     jira_comment,
     jira_description,
     jira_priority,
@@ -36,7 +38,7 @@ class Head:
     incident_id: str
     target: str
     action: str
-    payload: dict[str, Any]
+    payload: Any  # JSON text as heads() reads it; a dict once the row is about to be prepared
     attempts: int
     in_flight: bool
     ambiguous: bool
@@ -62,6 +64,9 @@ class Decision:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+AlertKey = tuple[str, int, int, int, bool]  # incident, from seq, to seq, limit, newest first
+
+
 def prepare(
     con: duckdb.DuckDBPyConnection,
     head: Head,
@@ -69,14 +74,47 @@ def prepare(
     sinks: SinkSet,
     later_updates: set[tuple[str, str]],
     now: datetime,
+    alerts: AlertSource | None = None,
 ) -> Decision:
+    """Decide and render. Deterministic for the same inputs, so delivery runs it in passes over a batch (plan the
+    alert reads, collect the strings to redact, render for real) without changing the outcome."""
     sink = sinks.sinks[head.target]
+    source = alerts or AlertSource(con)
     if head.target == "jira":
-        return _jira(con, head, inc, sink, sinks, later_updates, now)
-    return _slack(con, head, inc, sink, sinks, later_updates)
+        return _jira(source, head, inc, sink, sinks, later_updates, now)
+    return _slack(source, head, inc, sink, sinks, later_updates)
 
 
-def _jira(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Sink, sinks: SinkSet,
+class AlertSource:
+    """The alerts a render asks for. In planning mode it records the requests and answers nothing, so that one
+    query can then load them all (`load`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, planning: bool = False) -> None:
+        self.con = con
+        self.planning = planning
+        self.memo: dict[AlertKey, list[AlertView]] = {}
+        self.wanted: set[AlertKey] = set()
+
+    def __call__(self, incident_id: str, lo: int, hi: int, *, limit: int, newest_first: bool = True
+                 ) -> list[AlertView]:
+        key = (incident_id, lo, hi, limit, newest_first)
+        if key in self.memo:
+            return self.memo[key]
+        if self.planning:
+            self.wanted.add(key)
+            return []
+        self.memo[key] = load_alerts(self.con, [key])[key]
+        return self.memo[key]
+
+    def load(self) -> None:
+        """Read every recorded request in one query and answer from memory from now on."""
+        todo = sorted(k for k in self.wanted if k not in self.memo)
+        if todo:
+            self.memo.update(load_alerts(self.con, todo))
+        self.planning = False
+
+
+def _jira(load_alerts: AlertSource, head: Head, inc: IncidentRow, sink: Sink, sinks: SinkSet,
           later_updates: set[tuple[str, str]], now: datetime) -> Decision:
     settings = sinks.settings
     project = inc.jira_project or (settings.jira.project if settings.jira else None)
@@ -92,7 +130,7 @@ def _jira(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Si
     if action == "create_ticket":
         if inc.jira_key:
             return _merge(d, f"ticket {inc.jira_key} already recorded")
-        alerts = load_alerts(con, inc.incident_id, 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
+        alerts = load_alerts(inc.incident_id, 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
         fields: dict[str, Any] = {
             "project": project or "(default project)",
             "issue_type": inc.jira_issue_type or (settings.jira.issue_type if settings.jira else "Task"),
@@ -113,7 +151,7 @@ def _jira(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Si
         if last is not None and now < last + settings.comment_interval:
             d.kind, d.until = "park", last + settings.comment_interval
             return d
-        alerts = load_alerts(con, inc.incident_id, inc.jira_seen_seq + 1, inc.alert_count,
+        alerts = load_alerts(inc.incident_id, inc.jira_seen_seq + 1, inc.alert_count,
                              limit=MAX_ALERTS_RENDERED)
         fields = {
             "key": inc.jira_key,
@@ -131,7 +169,7 @@ def _jira(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Si
             return _merge(d, "a later update carries it")
         if sink.real and not inc.jira_key:
             return _dead(d, "no ticket to update: the create_ticket row recorded no key")
-        alerts = load_alerts(con, inc.incident_id, 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
+        alerts = load_alerts(inc.incident_id, 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
         fields = {"key": inc.jira_key,
                   "description": jira_description(view, alerts, settings, slack_link=slack_link)}
         d.meta = {"has_slack_link": bool(slack_link)}
@@ -141,7 +179,7 @@ def _jira(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Si
     return d
 
 
-def _slack(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: Sink, sinks: SinkSet,
+def _slack(load_alerts: AlertSource, head: Head, inc: IncidentRow, sink: Sink, sinks: SinkSet,
            later_updates: set[tuple[str, str]]) -> Decision:
     fields: dict[str, Any]
     settings = sinks.settings
@@ -172,7 +210,7 @@ def _slack(con: duckdb.DuckDBPyConnection, head: Head, inc: IncidentRow, sink: S
         if threaded and not inc.slack_ts:
             return _dead(d, "no root message to reply to: the post_root row recorded no ts")
         lo, hi = int(head.payload.get("from_seq", 1)), int(head.payload.get("to_seq", inc.alert_count))
-        alerts = load_alerts(con, inc.incident_id, lo, hi, limit=5, newest_first=False)
+        alerts = load_alerts(inc.incident_id, lo, hi, limit=5, newest_first=False)
         text, blocks = slack_reply(view, alerts, from_seq=lo, to_seq=hi, reopened=bool(head.payload.get("reopened")))
         if not threaded:
             text = f"[{view.incident_id}] {text}"
@@ -223,3 +261,37 @@ def parse_payload(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         value = json.loads(value) if value else {}
     return value if isinstance(value, dict) else {}
+
+
+def warm_redaction(con: duckdb.DuckDBPyConnection, sinks: SinkSet, *, max_rows: int = 20_000) -> None:
+    """Redact, in one call, the strings the pending rows' messages are likely to need (the redactor's cost is
+    mostly per call). Only an optimisation: a string missed here is redacted when its message is rendered."""
+    rows = con.execute(
+        "SELECT incident_id, action, payload::VARCHAR FROM outbox WHERE status = 'pending' ORDER BY outbox_id LIMIT ?",
+        [max_rows],
+    ).fetchall()
+    if not rows:
+        return
+    incidents = load_incidents(con, sorted({r[0] for r in rows}))
+    source = AlertSource(con, planning=True)
+    for iid, action, payload in rows:
+        inc = incidents[iid]
+        if action in ("create_ticket", "update_ticket"):
+            source(iid, 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
+        elif action == "comment":
+            source(iid, inc.jira_seen_seq + 1, inc.alert_count, limit=MAX_ALERTS_RENDERED)
+        elif action == "thread_reply":
+            p = parse_payload(payload)
+            source(iid, int(p.get("from_seq", 1)), int(p.get("to_seq", inc.alert_count)), limit=5, newest_first=False)
+    source.load()
+    settings = sinks.settings
+    with collecting() as texts:
+        for inc in incidents.values():
+            view = inc.view()
+            jira_summary(view)
+            slack_root(view, settings, jira_link=None, jira_key=None)
+        for (iid, lo, hi, _, _), alerts in source.memo.items():
+            view = incidents[iid].view()
+            jira_description(view, alerts, settings, slack_link=None)
+            slack_reply(view, alerts, from_seq=lo, to_seq=hi, reopened=False)
+    prime(texts)

@@ -79,47 +79,64 @@ class IncidentRow:
 def load_incidents(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, IncidentRow]:
     if not ids:
         return {}
-    cols = ", ".join(f"i.{c}" for c in _COLUMNS)
     rows = con.execute(
-        f"SELECT {cols}, l.jira_key,"
-        " (SELECT count(*) FROM incidents f WHERE f.digest_id = i.incident_id)"
-        " FROM incidents i LEFT JOIN incidents l ON l.incident_id = i.linked_incident_id"
-        " WHERE i.incident_id IN (SELECT unnest(?::VARCHAR[]))",
-        [ids],
+        f"SELECT {', '.join(_COLUMNS)} FROM incidents WHERE incident_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
     ).fetchall()
-    return {r[0]: IncidentRow(*r) for r in rows}
+    linked = sorted({r[_COLUMNS.index("linked_incident_id")] for r in rows} - {None})
+    keys = dict(con.execute(
+        "SELECT incident_id, jira_key FROM incidents WHERE incident_id IN (SELECT unnest(?::VARCHAR[]))", [linked]
+    ).fetchall()) if linked else {}
+    digests = sorted(r[0] for r in rows if r[1] == "digest")
+    folded = dict(con.execute(
+        "SELECT digest_id, count(*) FROM incidents WHERE digest_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY digest_id",
+        [digests],
+    ).fetchall()) if digests else {}
+    link_at = _COLUMNS.index("linked_incident_id")
+    return {r[0]: IncidentRow(**dict(zip(_COLUMNS, r, strict=True)), linked_jira_key=keys.get(r[link_at]),
+                              folded_incidents=folded.get(r[0], 0)) for r in rows}
 
 
 def load_alerts(
-    con: duckdb.DuckDBPyConnection,
-    incident_id: str,
-    from_seq: int,
-    to_seq: int,
-    *,
-    limit: int,
-    newest_first: bool = True,
-) -> list[AlertView]:
-    order = "DESC" if newest_first else "ASC"
+    con: duckdb.DuckDBPyConnection, requests: list[tuple[str, int, int, int, bool]]
+) -> dict[tuple[str, int, int, int, bool], list[AlertView]]:
+    """Answer many (incident, from seq, to seq, limit, newest first) requests with one query. `to seq` must not
+    exceed the incident's alert count (callers pass it), so that "newest" counts from the real last alert."""
+    out: dict[tuple[str, int, int, int, bool], list[AlertView]] = {r: [] for r in requests}
+    if not requests:
+        return out
+    # Seqs of an incident are 1..n without gaps, so "the newest `limit` in [lo, hi]" is itself a seq range.
+    ranges = []
+    for incident_id, lo, hi, limit, newest in requests:
+        ranges.append((incident_id, max(lo, hi - limit + 1), hi) if newest else (incident_id, lo, min(hi, lo + limit - 1)))
     rows = con.execute(
-        "SELECT ia.seq, a.alert_id, a.title, a.severity, a.first_seen, a.last_seen, a.event_count,"
-        " a.group_values::VARCHAR, a.metrics::VARCHAR, a.samples::VARCHAR"
-        " FROM incident_alerts ia JOIN alerts a ON a.alert_id = ia.alert_id"
-        f" WHERE ia.incident_id = ? AND ia.seq BETWEEN ? AND ? ORDER BY ia.seq {order} LIMIT ?",
-        [incident_id, from_seq, to_seq, limit],
+        "WITH req AS (SELECT unnest(?::INTEGER[]) AS rid, unnest(?::VARCHAR[]) AS incident_id,"
+        "   unnest(?::BIGINT[]) AS lo, unnest(?::BIGINT[]) AS hi)"
+        " SELECT r.rid, ia.seq, a.alert_id, a.title, a.severity, a.first_seen, a.last_seen, a.event_count,"
+        "   a.group_values::VARCHAR, a.metrics::VARCHAR, a.samples::VARCHAR"
+        " FROM req r JOIN incident_alerts ia ON ia.incident_id = r.incident_id AND ia.seq BETWEEN r.lo AND r.hi"
+        " JOIN alerts a ON a.alert_id = ia.alert_id",
+        [list(range(len(ranges))), [r[0] for r in ranges], [r[1] for r in ranges], [r[2] for r in ranges]],
     ).fetchall()
-    out = []
-    for seq, alert_id, title, severity, first, last, events, groups, metrics, samples in rows:
-        raw_samples = _json(samples)
-        if isinstance(raw_samples, dict):
-            raw_samples = [raw_samples]
-        out.append(AlertView(
+    rows.sort(key=lambda row: (row[0], -row[1] if requests[row[0]][4] else row[1]))
+    for rid, seq, alert_id, title, severity, first, last, events, groups, metrics, samples in rows:
+        parsed = _PARSED.get(alert_id)
+        if parsed is None:  # alerts never change once written: parse their JSON once per process
+            raw_samples = _json(samples)
+            if isinstance(raw_samples, dict):
+                raw_samples = [raw_samples]
+            parsed = (_mapping(_json(groups)), _mapping(_json(metrics)),
+                      tuple(x for x in (raw_samples or []) if isinstance(x, dict)))
+            if len(_PARSED) > 100_000:
+                _PARSED.clear()
+            _PARSED[alert_id] = parsed
+        out[requests[rid]].append(AlertView(
             seq=seq, alert_id=alert_id, title=title, severity=severity, first_seen=first, last_seen=last,
-            event_count=events,
-            group_values=_mapping(_json(groups)),
-            metrics=_mapping(_json(metrics)),
-            samples=[s for s in (raw_samples or []) if isinstance(s, dict)],
+            event_count=events, group_values=parsed[0], metrics=parsed[1], samples=parsed[2],
         ))
     return out
+
+
+_PARSED: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[dict[str, Any], ...]]] = {}
 
 
 def _json(value: Any) -> Any:

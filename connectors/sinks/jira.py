@@ -105,7 +105,7 @@ class JiraSink:
     def _comment(self, f: dict[str, Any], *, check_first: bool) -> dict[str, Any]:
         client = self._client()
         if check_first:
-            pattern = re.compile(rf"\b{re.escape(f['ref'])}\b")
+            pattern = re.compile(re.escape(f["ref"]) + r"(?!\d)")  # bl-ref-12 must not match bl-ref-123
             for c in client.comments(f["key"], max_results=100, order_by="-created"):
                 if pattern.search(c.body or ""):
                     return {"key": f["key"], "comment_id": c.id, "found_existing": True}

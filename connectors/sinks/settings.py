@@ -53,6 +53,9 @@ class DeliverySettings:
     linger_seconds: float = 30.0     # a notify run waits this long at most for rows in backoff, then returns
     workers: int = 8                 # concurrent calls (rows of one incident and target stay in order)
     config_error_threshold: int = 3  # consecutive config errors before a destination is given up for the run
+    # After an attempt whose outcome is unknown (timeout, lost connection, process killed mid-call) wait this long
+    # before looking for its effect: a request the client gave up on may still be queued at the service.
+    settle_seconds: float = 20.0
     runbook_base_url: str | None = None  # turns a playbook's runbook path into a link
 
     @classmethod
@@ -64,7 +67,7 @@ class DeliverySettings:
         d = _table(data, "delivery")
         where = "[delivery]"
         _known(d, {"notification_deadline", "comment_interval", "max_attempts", "backoff", "max_backoff", "linger",
-                   "workers", "config_error_threshold", "runbook_base_url"}, where)
+                   "workers", "config_error_threshold", "runbook_base_url", "settle"}, where)
         out = cls(jira=jira, slack=slack)
         changes: dict[str, Any] = {}
         if "notification_deadline" in d:
@@ -77,6 +80,8 @@ class DeliverySettings:
             changes["backoff_base_seconds"] = parse_duration(d["backoff"], f"{where} backoff")
         if "max_backoff" in d:
             changes["backoff_max_seconds"] = parse_duration(d["max_backoff"], f"{where} max_backoff")
+        if "settle" in d:
+            changes["settle_seconds"] = parse_duration(d["settle"], f"{where} settle")
         if "linger" in d:
             changes["linger_seconds"] = parse_duration(d["linger"], f"{where} linger")
         for key in ("max_attempts", "workers", "config_error_threshold"):

@@ -83,6 +83,8 @@ class SlackSink:
 
     def _post_root(self, request: Request, channel: str) -> dict[str, Any]:
         f = request.fields
+        # Every call that can fail comes before the post: once the message exists, this attempt must not fail.
+        workspace = self.workspace_url()
         if request.check_first:
             found = self._find_root(request, channel)
             if found:
@@ -92,7 +94,7 @@ class SlackSink:
         channel_id, ts = resp["channel"], resp["ts"]
         with self._lock:
             self._channel_ids[channel] = channel_id
-        return {"channel": channel_id, "ts": ts, "permalink": self.permalink(channel_id, ts)}
+        return {"channel": channel_id, "ts": ts, "permalink": _permalink(workspace, channel_id, ts)}
 
     def _reply(self, request: Request, channel: str) -> dict[str, Any]:
         f = request.fields
@@ -112,7 +114,15 @@ class SlackSink:
             if _error_code(exc) not in _TOO_LONG or "text" not in kwargs:
                 raise
         kwargs = {**kwargs, "text": compact(kwargs["text"]), "blocks": None}
-        return method(**kwargs)
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            if _error_code(exc) in _TOO_LONG:
+                # The compact form is far below Slack's limits: a refusal of it is a glitch (or a changed limit),
+                # so retry later and let max_attempts decide, rather than dead-letter on the first refusal.
+                raise SinkFailure(f"Slack refused even the compact message ({_error_code(exc)})",
+                                  kind="transient") from exc
+            raise
 
     # --- finding what an earlier attempt posted ------------------------------------------------------------
 
@@ -127,8 +137,8 @@ class SlackSink:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == ROOT_EVENT and payload.get("incident_id") == request.incident_id:
-                    return {"channel": channel_id, "ts": msg["ts"], "permalink": self.permalink(channel_id, msg["ts"]),
-                            "found_existing": True}
+                    return {"channel": channel_id, "ts": msg["ts"], "found_existing": True,
+                            "permalink": _permalink(self.workspace_url(), channel_id, msg["ts"])}
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not resp.get("has_more") or not cursor:
                 return None
@@ -169,10 +179,6 @@ class SlackSink:
                 raise SinkFailure(f"Slack channel {channel!r} not found: fix notify.slack.channel in the playbook "
                                   "or [slack] channel (an ID such as C0123456789 avoids the lookup)",
                                   kind="config", scope=channel)
-
-    def permalink(self, channel_id: str, ts: str) -> str | None:
-        url = self.workspace_url()
-        return f"{url.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}" if url else None
 
     def workspace_url(self) -> str | None:
         with self._lock:
@@ -269,6 +275,11 @@ class WebhookSink:
                                                             "action_prohibited"}:
             raise SinkFailure(f"Slack webhook refused ({resp.status_code} {body}): {hint}", kind="config")
         raise SinkFailure(f"Slack webhook refused the message ({resp.status_code} {body})", kind="permanent")
+
+
+def _permalink(workspace: str | None, channel_id: str, ts: str) -> str | None:
+    # The documented permalink shape; chat.getPermalink would be one more call after the post, one more way to fail.
+    return f"{workspace.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}" if workspace else None
 
 
 def _error_code(exc: SlackApiError) -> str:

@@ -4,6 +4,7 @@ switchable faults, and the /_emulator control routes.
 Control routes (JSON):
   GET  /_emulator/state            the emulated service's state, injected fault counts, request count
   GET  /_emulator/requests         every request received: method, path, query, body text
+  GET  /_emulator/count            {"requests": n}: cheap progress probe
   POST /_emulator/faults           {"rate": 0.2, "kinds": [...], "retry_after": [0, 1], "slow_seconds": 1.0,
                                     "paths": ["/rest/"], "seed": 1}   ({} switches faults off)
   POST /_emulator/reset            empty state and log
@@ -85,15 +86,17 @@ class FaultPlan:
         return {"rate": self.rate, "kinds": self.kinds, "retry_after": self.retry_after,
                 "slow_seconds": self.slow_seconds, "paths": self.paths}
 
-    def pick(self, path: str) -> str | None:
+    def pick(self, path: str, applies: Callable[[str], bool] = lambda kind: True) -> str | None:
+        """With probability `rate`, one of the kinds that make sense for this request (uniformly)."""
         if self.rate <= 0 or not self.kinds:
             return None
         if self.paths and not any(p in path for p in self.paths):
             return None
+        kinds = [k for k in self.kinds if applies(k)]
         with self._lock:
-            if self._rng.random() >= self.rate:
+            if not kinds or self._rng.random() >= self.rate:
                 return None
-            kind = self._rng.choice(self.kinds)
+            kind = self._rng.choice(kinds)
             self.injected[kind] += 1
             return kind
 
@@ -113,6 +116,10 @@ class App:
     def fault_response(self, kind: str, req: Req, retry_after: int) -> Resp | None:
         """The service's own shape for an injected error (None: not a kind this service knows)."""
         return None
+
+    def fault_applies(self, kind: str, req: Req) -> bool:
+        """Whether this fault can happen on this request (a read is never 'too long')."""
+        return True
 
     def control(self, name: str, body: Any) -> Resp:
         return Resp(404, {"error": f"unknown control {name}"})
@@ -152,6 +159,13 @@ class EmulatorServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout, killed process) resets its connection: expected, not worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
     def set_faults(self, spec: dict[str, Any] | None) -> None:
         self.faults = FaultPlan(spec)
 
@@ -188,7 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log.append({"method": method, "path": req.path, "query": parts.query,
                                     "body": req.text(), "time": time.time()})
         plan = self.server.faults
-        fault = plan.pick(req.path) if any(req.path.startswith(p) for p in self.server.app.faults_prefixes) else None
+        app = self.server.app
+        fault = (plan.pick(req.path, lambda kind: app.fault_applies(kind, req))
+                 if any(req.path.startswith(p) for p in app.faults_prefixes) else None)
         if fault == "drop":
             self._drop()
             return
@@ -220,6 +236,9 @@ class _Handler(BaseHTTPRequestHandler):
             return Resp(200, {**state, "_faults": {"plan": server.faults.spec(),
                                                    "injected": dict(server.faults.injected)},
                               "_requests": n})
+        if name == "count" and req.method == "GET":
+            with server.log_lock:
+                return Resp(200, {"requests": len(server.log)})
         if name == "requests" and req.method == "GET":
             with server.log_lock:
                 return Resp(200, list(server.log))
@@ -312,6 +331,9 @@ class Control:
 
     def requests(self) -> Any:
         return self._call("GET", "requests")
+
+    def count(self) -> int:
+        return int(self._call("GET", "count")["requests"])
 
     def faults(self, **spec: Any) -> Any:
         return self._call("POST", "faults", spec)

@@ -109,6 +109,14 @@ class SlackApp(App):
             return _err(kind)
         return None
 
+    def fault_applies(self, kind: str, req: Req) -> bool:
+        method = req.path.rsplit("/", 1)[-1]
+        if kind == "msg_too_long":
+            return method in ("chat.postMessage", "chat.update") or req.path.startswith("/services/")
+        if kind == "channel_not_found":
+            return method != "auth.test"
+        return True
+
     # --- methods ---------------------------------------------------------------------------------------------
 
     def _auth_test(self, args: dict[str, Any]) -> Resp:

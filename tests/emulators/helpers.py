@@ -1,0 +1,54 @@
+"""Helpers shared by the delivery tests and the benchmark: test alerts, settings pointing at the emulators."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from connectors.sinks import DeliverySettings
+
+JIRA_ENV = {"BREACHLINE_JIRA_TOKEN": "jira-test-token", "BREACHLINE_SLACK_TOKEN": "xoxb-test-token"}
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def add_alert(
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    *,
+    playbook: str = "admin-export",
+    user: str = "alice",
+    at: datetime = T0,
+    severity: str = "high",
+    title: str | None = None,
+    samples: list[dict[str, Any]] | None = None,
+    metrics: dict[str, Any] | None = None,
+    group_values: dict[str, Any] | None = None,
+    events: int = 3,
+) -> None:
+    """One row in the correlation engine's `alerts` table, as that engine would write it."""
+    groups = group_values if group_values is not None else {"actor.user": user}
+    con.execute(
+        "INSERT INTO alerts (alert_id, playbook_id, playbook_version, severity, group_values, dedup_key, first_seen,"
+        " last_seen, window_start, event_count, metrics, event_ids, samples, title, created_at)"
+        " VALUES (?, ?, 1, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+        [alert_id, playbook, severity, json.dumps(groups), f"{playbook}:{user}", at, at, events,
+         json.dumps(metrics or {"rows": 1200}), [f"{alert_id}-e{i}" for i in range(events)],
+         json.dumps(samples if samples is not None else
+                    [{"time": at.isoformat(), "action": "export", "actor": {"user": user}}]),
+         title or f"Bulk customer export by {user}", at],
+    )
+
+
+def settings_for(jira_url: str | None, slack_url: str | None, **delivery: Any) -> DeliverySettings:
+    """Settings against the emulators, with test-sized timeouts and backoff."""
+    tables: dict[str, Any] = {"delivery": {"backoff": "10ms", "max_backoff": "200ms", "linger": "0s",
+                                           "comment_interval": "0s", **delivery}}
+    if jira_url:
+        tables["jira"] = {"url": jira_url, "user": "breachline@example.com", "project": "SEC", "timeout": "2s"}
+    if slack_url:
+        tables["slack"] = {"base_url": slack_url + "/api/", "channel": "#sec-alerts", "timeout": "2s",
+                           "client_retries": 1}
+    return DeliverySettings.from_mapping(tables)
