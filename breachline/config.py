@@ -39,6 +39,7 @@ class SourceConfig:
     format: str
     location: str
     max_silence_seconds: float | None = None  # a source silent for longer is a blind spot: it opens an incident
+    tenant: str | None = None  # store / shop for records that do not name one (e.g. Magento logs)
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     access_key_env: str = "AWS_ACCESS_KEY_ID"
@@ -61,7 +62,7 @@ class Config:
 
 
 _TOP_KEYS = {"database", "sources", "playbooks", "ingest", "retention", "jira", "slack", "delivery"}
-_SOURCE_KEYS = {"name", "format", "location", "max_silence", "s3_endpoint_url", "s3_region", "access_key_env",
+_SOURCE_KEYS = {"name", "format", "location", "max_silence", "tenant", "s3_endpoint_url", "s3_region", "access_key_env",
                 "secret_key_env"}
 
 
@@ -133,6 +134,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, db_override: str
                 format=fmt,
                 location=location,
                 max_silence_seconds=parse_duration(silence, f"{key}.max_silence") if silence is not None else None,
+                tenant=_str(src, "tenant", key) if "tenant" in src else None,
                 s3_endpoint_url=src.get("s3_endpoint_url"),
                 s3_region=src.get("s3_region"),
                 access_key_env=src.get("access_key_env", "AWS_ACCESS_KEY_ID"),

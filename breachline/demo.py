@@ -56,6 +56,11 @@ def write_demo_config(paths: DemoPaths, delivery_from: Config | None) -> None:
     """Sources for every generated folder; Jira/Slack/delivery tables copied from the user's own config."""
     lines = ["# Written by `breachline demo`.", "[database]", 'path = "breachline.duckdb"', ""]
     for fmt in FORMATS:
+        if fmt == "magento_log":  # Magento logs do not say which store wrote them: one source per store
+            for tenant in ("eu-store", "b2b-store"):
+                lines += ["[[sources]]", f'name = "magento_log-{tenant}"', f'format = "{fmt}"',
+                          f'location = "logs/{fmt}/{tenant}-*.log"', f'tenant = "{tenant}"', ""]
+            continue
         lines += ["[[sources]]", f'name = "{fmt}"', f'format = "{fmt}"', f'location = "logs/{fmt}"', ""]
     if delivery_from is not None:
         for table in ("jira", "slack", "delivery"):

@@ -132,6 +132,22 @@ def test_same_records_in_two_files_are_stored_once(store: duckdb.DuckDBPyConnect
     assert (stats.records, stats.added, stats.duplicates) == (40, 20, 20)
 
 
+def test_gzip_file_read_before_is_skipped(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    (tmp_path / "w.jsonl.gz").write_bytes(gzip.compress(b"".join(line(waf_record(i)) for i in range(20))))
+    assert load(store, tmp_path).added == 20
+    again = load(store, tmp_path)
+    assert (again.records, again.files_skipped) == (0, 1)
+
+
+def test_source_tenant_fills_records_without_one(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    from breachline.config import SourceConfig
+    from connectors.sources.ingest import ingest_source
+
+    (tmp_path / "system.log").write_text("[2026-11-01T09:29:22.913747+00:00] main.INFO: cache flushed [] []\n")
+    ingest_source(store, SourceConfig("logs", "magento_log", str(tmp_path), tenant="eu-store"))
+    assert store.execute("SELECT tenant FROM events").fetchall() == [("eu-store",)]
+
+
 def test_pan_in_a_record_is_masked_before_it_is_stored(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     rec = waf_record(1)
     rec["httpRequest"]["args"] = "card=4111111111111111&email=jane@example.com"  # type: ignore[index]
@@ -142,6 +158,8 @@ def test_pan_in_a_record_is_masked_before_it_is_stored(store: duckdb.DuckDBPyCon
     assert "pan" in pii["types"] and "email" in pii["types"]
     assert store.execute("SELECT count(*) FROM events WHERE CAST(raw AS VARCHAR) LIKE '%4111111111111111%'"
                          ).fetchone() == (0,)
+    query = store.execute("SELECT http.query FROM events").fetchone()[0]  # type: ignore[index]
+    assert "4111111111111111" not in query and "card=411111" in query
 
 
 def test_missing_location_is_a_clear_error(tmp_path: Path) -> None:

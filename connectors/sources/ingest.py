@@ -22,7 +22,7 @@ def ingest_source(
     parser = get_parser(source.format)
     s3 = S3Settings(source.s3_endpoint_url, source.s3_region, source.access_key_env, source.secret_key_env)
     objects = resolve(source.location, s3)
-    loader = Loader(con, parser, source.name, options, progress)
+    loader = Loader(con, parser, source.name, options, source.tenant, progress)
     for obj in objects:
         loader.load(obj)
     total = loader.close()

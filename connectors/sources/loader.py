@@ -101,10 +101,12 @@ class Loader:
     parser: Parser
     source: str
     options: LoadOptions = field(default_factory=LoadOptions)
+    tenant: str | None = None  # the source's tenant, for records that do not name one
     progress: ProgressFn | None = None
     flush_rows: int = FLUSH_ROWS
     stats: IngestStats = field(init=False)
     _sql: dict[str, str] = field(init=False)
+    _stage_params: dict[str, object] = field(init=False)
     _staged: int = field(init=False, default=0)
     _rejects: list[tuple[str, Reject]] = field(init=False, default_factory=list)
     _files: dict[str, _FileProgress] = field(init=False, default_factory=dict)
@@ -114,6 +116,7 @@ class Loader:
         self.stats = IngestStats(self.source, self.parser.format)
         install_macros(self.con)
         self._sql = render_loader_sql(self.con, self.parser.normalise_sql("bl_records"), self.options.mask_pii)
+        self._stage_params = {"tenant": self.tenant}
         self.con.execute(self._sql["create_stage"])
 
     def load(self, obj: SourceObject) -> None:
@@ -128,7 +131,7 @@ class Loader:
                 if batch.records.num_rows:
                     self.con.register("bl_records", batch.records)
                     try:
-                        self.con.execute(self._sql["stage"], {"location": obj.location}).fetchall()
+                        self.con.execute(self._sql["stage"], {**self._stage_params, "location": obj.location}).fetchall()
                     finally:
                         self.con.unregister("bl_records")
                 self._rejects += [(obj.location, r) for r in batch.rejects]
@@ -141,8 +144,9 @@ class Loader:
                     self.progress(n)
                 if self._staged >= self.flush_rows:
                     self.flush()
-        if obj.is_s3:
-            progress.consumed = obj.size  # an object is read whole; its size and ETag identify it
+        if obj.is_s3 or (obj.size and obj.is_gzip()):
+            # Read whole: identified by its size on disk (and ETag), not by the decompressed bytes consumed.
+            progress.consumed = obj.size
         self._files[obj.location] = progress
         self.stats.files_read += 1
 
@@ -245,7 +249,7 @@ def load_object(
     progress: ProgressFn | None = None,
 ) -> IngestStats:
     """Read one file or object into the store (or skip it if it was read already). Idempotent."""
-    loader = Loader(con, parser, source, options, progress)
+    loader = Loader(con, parser, source, options, progress=progress)
     loader.load(obj)
     return loader.close()
 

@@ -16,7 +16,8 @@ CREATE OR REPLACE TEMP TABLE bl_stage (
 -- One framed batch of one file through the parser's SELECT over bl_records.
 INSERT INTO bl_stage
 SELECT $location, r.byte_offset, r.text,
-       s.rec_no, s.error, s.event_id, CAST(s.time AS TIMESTAMPTZ), s.category, s.action, s.outcome, s.tenant,
+       s.rec_no, s.error, s.event_id, CAST(s.time AS TIMESTAMPTZ), s.category, s.action, s.outcome,
+       coalesce(s.tenant, $tenant),
        CAST(s.actor AS {{type:actor}}), CAST(s.src AS {{type:src}}), CAST(s.http AS {{type:http}}),
        CAST(s.resource AS {{type:resource}}), CAST(s.dst AS {{type:dst}}), CAST(s.waf AS {{type:waf}}),
        s.message, s.scan_text, CAST(s.raw AS JSON)
@@ -41,7 +42,14 @@ WITH good AS (
     WHERE error IS NULL AND time IS NOT NULL
 )
 SELECT bl_event_id AS event_id, time, now() AS ingested_at, $fmt AS source_format,
-       category, action, outcome, tenant, actor, src, http, resource, dst, waf,
+       category, action, outcome, tenant, actor, src,
+       -- Query strings and outbound URLs carry card numbers and tokens too: masked like message and raw.
+       CASE WHEN {{mask}} AND http.query IS NOT NULL THEN struct_update(http, query := pii_mask(http.query))
+            ELSE http END AS http,
+       resource,
+       CASE WHEN {{mask}} AND dst.url IS NOT NULL THEN struct_update(dst, url := pii_mask(dst.url))
+            ELSE dst END AS dst,
+       waf,
        pii_scan(concat_ws(' ', message, scan_text)) AS pii,
        CASE WHEN {{mask}} THEN pii_mask(message) ELSE message END AS message,
        CASE WHEN {{mask}} THEN coalesce(TRY_CAST(pii_mask(CAST(raw AS VARCHAR)) AS JSON),
