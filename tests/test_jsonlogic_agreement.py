@@ -24,7 +24,7 @@ from correlators.jsonlogic import (
 from tests.jsonlogic_conformance import same_value
 from tests.jsonlogic_strategies import events, rules
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCHEMA = event_schema()
 
 _STRUCT_FIELDS = {

@@ -15,7 +15,7 @@ NASTY = ["'", '"', "\\", "--", ";", "/*", "*/", "\x00", "é", "😀", "'); DROP 
 nasty_text = st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=3)), max_size=5).map("".join)
 # A dot separates path segments and NUL cannot be in an identifier: field names avoid both.
 field_names = nasty_text.filter(lambda s: s != "" and "." not in s and "\x00" not in s)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _statement_count(con: Any, sql: str) -> int:

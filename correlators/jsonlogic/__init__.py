@@ -9,6 +9,7 @@ from correlators.jsonlogic.schema import event_schema, relation_schema
 from correlators.jsonlogic.sql import (
     apply_sql,
     compile_condition,
+    compile_filter,
     compile_json_value,
     compile_sql,
     compile_value,
@@ -26,6 +27,7 @@ __all__ = [
     "apply",
     "apply_sql",
     "compile_condition",
+    "compile_filter",
     "compile_json_value",
     "compile_rule",
     "compile_sql",

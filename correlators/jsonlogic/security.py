@@ -99,6 +99,33 @@ def in_networks(value: Any, nets: list[Network]) -> bool:
     return any(n.version == version and n.low <= number <= n.high for n in nets)
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
+def ipv4_networks_pattern(nets: list[Network]) -> str:
+    """One RE2 pattern (full match) for "a strictly written IPv4 address inside one of these networks".
+
+    Whole octets of the prefix are literal text, the octet the prefix ends in lists its allowed values,
+    the rest are any octet 0-255 without leading zeros (what parse_address accepts)."""
+    alternatives = []
+    for n in nets:
+        prefix = 32 - (n.high - n.low).bit_length()
+        octets = [(n.low >> s) & 255 for s in (24, 16, 8, 0)]
+        parts = []
+        for i in range(4):
+            bits = min(max(prefix - 8 * i, 0), 8)
+            if bits == 8:
+                parts.append(str(octets[i]))
+            elif bits == 0:
+                parts.append(_OCTET)
+            else:
+                low = octets[i] & (0xFF << (8 - bits)) & 0xFF
+                values = range(low, low + (1 << (8 - bits)))
+                parts.append("(?:" + "|".join(str(v) for v in values) + ")")
+        alternatives.append("\\.".join(parts))
+    return "(?:" + "|".join(alternatives) + ")"
+
+
 def domains(arg: Any, path: str) -> list[str]:
     items = arg if isinstance(arg, list) else [arg]
     if not items or not all(isinstance(d, str) and d.strip(".") and d.isprintable() for d in items):

@@ -50,6 +50,25 @@ def compile_condition(rule: Any, schema: Mapping[str, str] | None, *, path: str 
     return compiler.cond(rule, path, compiler.root())
 
 
+def compile_filter(rule: Any, schema: Mapping[str, str] | None, *, path: str = "", strict: bool = True,
+                   json_column: str = "data") -> t.Node:
+    """Like compile_condition, for a WHERE clause only: a NULL there rejects the row exactly like FALSE, so
+    the two-valued guards (coalesce(x, FALSE)) are dropped wherever the result is not negated. That leaves
+    plain column comparisons DuckDB can push into the scan. Do not negate or SELECT the result: use
+    compile_condition for that."""
+    return _strip_guards(compile_condition(rule, schema, path=path, strict=strict, json_column=json_column))
+
+
+def _strip_guards(node: t.Node) -> t.Node:
+    if isinstance(node, t.Func) and node.name == "coalesce" and len(node.args) == 2 and node.args[1] == t.FALSE:
+        return _strip_guards(node.args[0])
+    if isinstance(node, t.Binary) and node.op in ("AND", "OR"):
+        return t.Binary(node.op, _strip_guards(node.left), _strip_guards(node.right))
+    if isinstance(node, t.Case):
+        return t.Case(tuple((_strip_guards(c), _strip_guards(v)) for c, v in node.whens), _strip_guards(node.otherwise))
+    return node
+
+
 def metric_schema(metrics: Mapping[str, str]) -> dict[str, str]:
     """A schema for `having` conditions over aggregate columns (name -> DuckDB type), checked."""
     out: dict[str, str] = {}

@@ -597,6 +597,14 @@ class SqlCompiler:
         if a.kind in numeric and b.kind in numeric:
             if a.kind == "num" and b.kind == "num" and not a.may_nan and not b.may_nan:
                 x, y = self._num_pair(a, b)
+                literal = b.const if b.is_const else a.const if a.is_const else None
+                if (a.nullable != b.nullable) and literal is not None:
+                    # null reads as 0: when 0 fails the comparison anyway, a NULL may simply stay NULL->FALSE,
+                    # which keeps the plain column comparison (pushed into the scan) in filters
+                    zero_passes = (literal > 0 if strict_less else literal >= 0) if a.nullable else \
+                        (literal < 0 if strict_less else literal <= 0)
+                    if not zero_passes:
+                        return t.coalesce_false(t.Binary(op, x, y))
                 x = f("coalesce", x, t.Literal(0)) if a.nullable else x
                 y = f("coalesce", y, t.Literal(0)) if b.nullable else y
                 return t.Binary(op, x, y)
@@ -971,7 +979,10 @@ class SqlCompiler:
 
         def build(s: t.Node) -> t.Node:
             tests: list[t.Node] = []
-            for version, parser in ((4, "jl_ipv4"), (6, "jl_ipv6")):
+            v4 = [n for n in nets if n.version == 4]
+            if v4:
+                tests.append(f("regexp_full_match", s, t.Literal(security.ipv4_networks_pattern(v4))))
+            for version, parser in ((6, "jl_ipv6"),):
                 count = sum(1 for n in nets if n.version == version)
                 if not count:
                     continue

@@ -196,7 +196,7 @@ CREATE OR REPLACE MACRO jl_le(a, b) AS
 CREATE OR REPLACE MACRO jl_in(a, b) AS
     CASE jl_type(b)
         WHEN 'string' THEN jl_sval(b) <> '' AND contains(jl_sval(b), jl_str(a))
-        WHEN 'array' THEN list_bool_or(list_transform(json_extract(b, '$[*]'), lambda jl_in_e: jl_seq(jl_in_e, a, FALSE)))
+        WHEN 'array' THEN coalesce(list_bool_or(list_transform(json_extract(b, '$[*]'), lambda jl_in_e: jl_seq(jl_in_e, a, FALSE))), FALSE)
         ELSE FALSE
     END;
 
