@@ -64,9 +64,10 @@ def run_delivery(jira: str, slack: str, alerts: int, incidents: int, workers: in
         Control(url).reset()
         Control(url).faults(**({"rate": 0.2, "kinds": FAULT_KINDS, "retry_after": [0, 1], "slow_seconds": 0.8}
                                if faults else {}))
-    extra = {"settle": "1s", "max_attempts": 20} if faults else {}
+    extra: dict[str, Any] = {"settle": "1s", "max_attempts": 20} if faults else {}
     settings = settings_for(jira, slack, workers=workers, linger="30s", **extra)
     if faults:
+        assert settings.jira is not None and settings.slack is not None
         settings = dataclasses.replace(settings, jira=dataclasses.replace(settings.jira, timeout_seconds=0.5),
                                        slack=dataclasses.replace(settings.slack, timeout_seconds=0.5))
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +87,7 @@ def overhead(jira: str, slack: str, incidents: int) -> dict[str, Any]:
     """Per-action cost through the outbox vs. the same calls made directly, one worker, no faults."""
     settings = settings_for(jira, slack, workers=1)
     with tempfile.TemporaryDirectory() as tmp:
-        results = {}
+        results: dict[str, Any] = {}
         for mode in ("direct", "outbox"):
             for url in (jira, slack):
                 Control(url).reset()

@@ -73,6 +73,7 @@ class _Run:
     summary: DeliverySummary
     disabled: dict[tuple[str, str | None], str] = field(default_factory=dict)  # (target, dest|None) -> message
     streaks: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    unresolved: dict[tuple[str, str | None], str] = field(default_factory=dict)  # config errors since a success
     skipped: set[tuple[str, str]] = field(default_factory=set)  # queues held back by a config problem
 
     def blocked(self, target: str, dest: str | None) -> bool:
@@ -135,7 +136,8 @@ def deliver(
             wait(list(inflight), timeout=0.05)
             finished = [(inflight.pop(f), f) for f in [f for f in inflight if f.done()]]
     s = run.summary
-    s.errors = sorted(set(run.disabled.values()))
+    # One line per setting to fix: destinations given up on, and config errors no later success contradicted.
+    s.errors = sorted(set(run.disabled.values()) | set(run.unresolved.values()))
     counts = dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
     s.dead, s.pending = counts.get("dead", 0), counts.get("pending", 0)
     return s
@@ -315,8 +317,9 @@ def _success(con: duckdb.DuckDBPyConnection, run: _Run, done: list[tuple[Decisio
         assert d.sink is not None
         h, meta, real = d.head, d.meta, d.sink.real
         run.summary.sent += 1
-        run.streaks.pop((h.target, None), None)
-        run.streaks.pop((h.target, d.dest), None)
+        for key in ((h.target, None), (h.target, d.dest)):
+            run.streaks.pop(key, None)
+            run.unresolved.pop(key, None)
         iid = h.incident_id
         if h.action == "create_ticket" and real:
             updates.setdefault("ticket", []).append(
@@ -401,6 +404,7 @@ def _failures(con: duckdb.DuckDBPyConnection, run: _Run, failed: list[tuple[Deci
             # Scoped failures (one project or channel) are keyed by the row's destination as selection sees it.
             key = (h.target, d.dest if f.scope is not None else None)
             run.streaks[key] = run.streaks.get(key, 0) + 1
+            run.unresolved[key] = str(f)
             # One refusal can be a glitch; several in a row mean the setting is wrong: give it up for this run.
             if run.streaks[key] >= settings.config_error_threshold:
                 run.disabled[key] = str(f)

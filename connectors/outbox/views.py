@@ -119,8 +119,9 @@ def load_alerts(
     ).fetchall()
     rows.sort(key=lambda row: (row[0], -row[1] if requests[row[0]][4] else row[1]))
     for rid, seq, alert_id, title, severity, first, last, events, groups, metrics, samples in rows:
-        parsed = _PARSED.get(alert_id)
-        if parsed is None:  # alerts never change once written: parse their JSON once per process
+        key = (groups, metrics, samples)
+        parsed = _PARSED.get(key)
+        if parsed is None:  # the same alerts are rendered again and again: parse each JSON text once
             raw_samples = _json(samples)
             if isinstance(raw_samples, dict):
                 raw_samples = [raw_samples]
@@ -128,7 +129,7 @@ def load_alerts(
                       tuple(x for x in (raw_samples or []) if isinstance(x, dict)))
             if len(_PARSED) > 100_000:
                 _PARSED.clear()
-            _PARSED[alert_id] = parsed
+            _PARSED[key] = parsed
         out[requests[rid]].append(AlertView(
             seq=seq, alert_id=alert_id, title=title, severity=severity, first_seen=first, last_seen=last,
             event_count=events, group_values=parsed[0], metrics=parsed[1], samples=parsed[2],
@@ -136,7 +137,7 @@ def load_alerts(
     return out
 
 
-_PARSED: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[dict[str, Any], ...]]] = {}
+_PARSED: dict[tuple[Any, Any, Any], tuple[dict[str, Any], dict[str, Any], tuple[dict[str, Any], ...]]] = {}
 
 
 def _json(value: Any) -> Any:

@@ -76,7 +76,7 @@ def fmt_time(t: datetime | None) -> str:
 def entity_text(entity: Mapping[str, Any]) -> str:
     if not entity:
         return "-"
-    return redact(", ".join(f"{k} = {_scalar(v)}" for k, v in entity.items()))
+    return ", ".join(redact(f"{k} = {_scalar(v)}") for k, v in entity.items())
 
 
 def _scalar(v: Any) -> str:
@@ -109,12 +109,18 @@ def evidence_table(alerts: Sequence[AlertView]) -> tuple[list[str], list[list[st
     return columns, cells
 
 
+def pairs(values: Mapping[str, Any]) -> str:
+    """key=value, … with each pair redacted on its own: the key gives the redactor its context (password=…),
+    and a greedy match (a PEM block runs to the end of its text) cannot swallow the next pair."""
+    return ", ".join(redact(f"{k}={_scalar(v)}") for k, v in values.items())
+
+
 def alert_line(a: AlertView) -> str:
     parts = [f"#{a.seq}", fmt_time(a.first_seen), f"{a.event_count} events"]
     if a.group_values:
-        parts.append(redact(", ".join(f"{k}={_scalar(v)}" for k, v in a.group_values.items())))
+        parts.append(pairs(a.group_values))
     if a.metrics:
-        parts.append(redact(", ".join(f"{k}={_scalar(v)}" for k, v in a.metrics.items())))
+        parts.append(pairs(a.metrics))
     return " · ".join(parts)
 
 
@@ -168,9 +174,9 @@ def jira_description(view: IncidentView, alerts: Sequence[AlertView], settings: 
         lines.append(f"*Follows:* {ref} (an earlier incident for the same entity)")
     lines += ["", "h3. Alerts", "||#||First seen||Last seen||Events||Details||"]
     for a in sorted(alerts, key=lambda a: -a.seq)[:MAX_EVIDENCE_ROWS]:
-        details = ", ".join(f"{k}={_scalar(v)}" for k, v in {**a.group_values, **a.metrics}.items())
+        details = pairs({**a.group_values, **a.metrics})
         lines.append(f"|{a.seq}|{fmt_time(a.first_seen)}|{fmt_time(a.last_seen)}|{a.event_count}|"
-                     f"{wiki(redact(details)) or ' '}|")
+                     f"{wiki(details) or ' '}|")
     if view.alert_count > MAX_EVIDENCE_ROWS:
         lines.append(f"_{view.alert_count - min(len(alerts), MAX_EVIDENCE_ROWS)} earlier alerts not shown._")
     columns, cells = evidence_table(alerts)
@@ -198,8 +204,8 @@ def jira_comment(view: IncidentView, new_alerts: Sequence[AlertView], *, ref: st
     )
     lines += ["||#||First seen||Events||Details||"]
     for a in sorted(new_alerts, key=lambda a: -a.seq)[:MAX_EVIDENCE_ROWS]:
-        details = ", ".join(f"{k}={_scalar(v)}" for k, v in {**a.group_values, **a.metrics}.items())
-        lines.append(f"|{a.seq}|{fmt_time(a.first_seen)}|{a.event_count}|{wiki(redact(details)) or ' '}|")
+        details = pairs({**a.group_values, **a.metrics})
+        lines.append(f"|{a.seq}|{fmt_time(a.first_seen)}|{a.event_count}|{wiki(details) or ' '}|")
     columns, cells = evidence_table(new_alerts)
     if cells:
         lines += ["||" + "||".join(wiki(c) for c in columns) + "||"]
@@ -233,7 +239,7 @@ def slack_root(view: IncidentView, settings: DeliverySettings, *, jira_link: str
     status = view.status.upper() + (f" (reopened {view.reopen_count}x)" if view.reopen_count else "")
     jira = f"<{jira_link}|{jira_key}>" if jira_link and jira_key else "not created yet"
     icon = SEVERITY_ICON.get(view.severity, "")
-    text = (f"{icon} [{view.severity.upper()}] {title} | {entity} | {view.alert_count} alerts, "
+    text = (f"{icon} [{view.severity.upper()}] {mrkdwn(title)} | {mrkdwn(entity)} | {view.alert_count} alerts, "
             f"{view.event_count} events | {status} | Jira: {jira_key or 'pending'}")
     header = ("Digest: " if view.kind == "digest" else "") + title
     fields = [
@@ -273,7 +279,7 @@ def slack_reply(view: IncidentView, new_alerts: Sequence[AlertView], *, from_seq
     if n > len(lines):
         lines.append(f"… and {n - len(lines)} more")
     body = "\n".join(f"• {mrkdwn(line)}" for line in lines)
-    text = _cut(head + ("\n" + "\n".join(lines) if lines else ""), 3000)
+    text = _cut(head + ("\n" + "\n".join(mrkdwn(line) for line in lines) if lines else ""), 3000)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(mrkdwn(head), 3000)}}]
     if body:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, 3000)}})

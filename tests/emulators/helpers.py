@@ -42,13 +42,14 @@ def add_alert(
     )
 
 
-def settings_for(jira_url: str | None, slack_url: str | None, **delivery: Any) -> DeliverySettings:
+def settings_for(jira_url: str | None, slack_url: str | None, *, timeout: str = "2s", **delivery: Any
+                 ) -> DeliverySettings:
     """Settings against the emulators, with test-sized timeouts and backoff."""
     tables: dict[str, Any] = {"delivery": {"backoff": "10ms", "max_backoff": "200ms", "linger": "0s",
                                            "comment_interval": "0s", **delivery}}
     if jira_url:
-        tables["jira"] = {"url": jira_url, "user": "breachline@example.com", "project": "SEC", "timeout": "2s"}
+        tables["jira"] = {"url": jira_url, "user": "breachline@example.com", "project": "SEC", "timeout": timeout}
     if slack_url:
-        tables["slack"] = {"base_url": slack_url + "/api/", "channel": "#sec-alerts", "timeout": "2s",
+        tables["slack"] = {"base_url": slack_url + "/api/", "channel": "#sec-alerts", "timeout": timeout,
                            "client_retries": 1}
     return DeliverySettings.from_mapping(tables)

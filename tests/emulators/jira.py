@@ -21,7 +21,7 @@ from typing import Any
 
 from tests.emulators.common import App, Req, Resp, serve_main
 
-STATUSES = {
+STATUSES: dict[str, dict[str, Any]] = {
     "To Do": {"id": "10000", "category": ("new", "To Do", 2)},
     "In Progress": {"id": "3", "category": ("indeterminate", "In Progress", 4)},
     "Done": {"id": "10001", "category": ("done", "Done", 3)},
@@ -49,7 +49,7 @@ class JiraApp(App):
         self.reset()
 
     def reset(self) -> None:
-        self.projects = {key: {"id": str(10000 + i), "key": key, "name": f"{key} project",
+        self.projects: dict[str, dict[str, Any]] = {key: {"id": str(10000 + i), "key": key, "name": f"{key} project",
                                "issue_types": {t: str(10001 + j) for j, t in enumerate(types)}}
                          for i, (key, types) in enumerate(self.projects_spec.items())}
         self.issues: dict[str, dict[str, Any]] = {}
@@ -365,7 +365,7 @@ def _field_values(issue: dict[str, Any], name: str) -> list[str]:
         return list(issue["labels"])
     if name == "statuscategory":
         key, label, _ = STATUSES[issue["status"]]["category"]
-        return [key, label]
+        return [str(key), str(label)]
     if name == "status":
         return [issue["status"]]
     if name in ("key", "issuekey", "id"):
@@ -383,8 +383,8 @@ def parse_jql(jql: str) -> tuple[Any, bool]:
     """Compile JQL into a predicate over emulator issues; returns (predicate, order by created DESC)."""
     toks = _tokens(jql)
     order_desc = False
-    for i, (kind, value) in enumerate(toks):
-        if kind == "word" and value.upper() == "ORDER" and i + 1 < len(toks) and toks[i + 1][1].upper() == "BY":
+    for i, (kind, word) in enumerate(toks):
+        if kind == "word" and word.upper() == "ORDER" and i + 1 < len(toks) and toks[i + 1][1].upper() == "BY":
             rest = [v.upper() for _, v in toks[i + 2 :]]
             order_desc = "DESC" in rest
             toks = toks[:i]
