@@ -15,7 +15,8 @@ NASTY = ["'", '"', "\\", "--", ";", "/*", "*/", "\x00", "é", "😀", "'); DROP 
 nasty_text = st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=3)), max_size=5).map("".join)
 # A dot separates path segments and NUL cannot be in an identifier: field names avoid both.
 field_names = nasty_text.filter(lambda s: s != "" and "." not in s and "\x00" not in s)
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_CON = safe_connection()  # one connection (installing the macros each time would dominate the test)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _statement_count(con: Any, sql: str) -> int:
@@ -28,8 +29,8 @@ def _statement_count(con: Any, sql: str) -> int:
 @SETTINGS
 @given(name=field_names, literal=nasty_text, other=nasty_text)
 def test_hostile_names_and_literals_are_data(name: str, literal: str, other: str) -> None:
-    con = safe_connection()
-    con.execute(f"CREATE TABLE t ({quote_identifier(name)} VARCHAR, raw JSON)")
+    con = _CON
+    con.execute(f"CREATE OR REPLACE TABLE t ({quote_identifier(name)} VARCHAR, raw JSON)")
     rows = [(literal, {name: literal}), (other, {name: other}), (None, None)]
     con.executemany("INSERT INTO t VALUES (?, ?)", [[v, None if r is None else json.dumps(r)] for v, r in rows])
     schema = {name: "VARCHAR", "raw": "JSON"}

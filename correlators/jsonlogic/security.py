@@ -102,6 +102,16 @@ def in_networks(value: Any, nets: list[Network]) -> bool:
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 
 
+def ipv4_text_prefix(net: Network) -> str:
+    """The text every address of the network starts with: its whole leading octets, each with its dot."""
+    prefix = 32 - (net.high - net.low).bit_length()
+    octets = [(net.low >> s) & 255 for s in (24, 16, 8, 0)]
+    whole = prefix // 8
+    if whole == 4:
+        return ".".join(str(o) for o in octets)
+    return "".join(f"{o}." for o in octets[:whole])
+
+
 def ipv4_networks_pattern(nets: list[Network]) -> str:
     """One RE2 pattern (full match) for "a strictly written IPv4 address inside one of these networks".
 

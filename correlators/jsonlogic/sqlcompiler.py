@@ -979,9 +979,12 @@ class SqlCompiler:
 
         def build(s: t.Node) -> t.Node:
             tests: list[t.Node] = []
-            v4 = [n for n in nets if n.version == 4]
-            if v4:
-                tests.append(f("regexp_full_match", s, t.Literal(security.ipv4_networks_pattern(v4))))
+            for net in (n for n in nets if n.version == 4):
+                # a cheap text-prefix test first; the exact pattern (valid octets) only for rows that pass it
+                full = f("regexp_full_match", s, t.Literal(security.ipv4_networks_pattern([net])))
+                text_prefix = security.ipv4_text_prefix(net)
+                tests.append(t.Case(((f("starts_with", s, t.Literal(text_prefix)), full),), t.FALSE)
+                             if text_prefix else full)
             for version, parser in ((6, "jl_ipv6"),):
                 count = sum(1 for n in nets if n.version == version)
                 if not count:
