@@ -14,7 +14,7 @@ EDGE_STRINGS = [
     "EVIL.COM.", "notevil.com", "/admin/export", "/ADMIN", "İstanbul", "pan", "1.5", ".5", "5.", "1e400",
 ]
 EDGE_NUMBERS = [0, 1, -1, 2, 3, 5, 500, 1000, 2**31 - 1, -(2**31), 2**53 + 1, 2**62, 0.5, -2.5, 1e300, 1e-7, 1e21]
-TYPED_STRING_PATHS = ["action", "actor.user", "src.ip", "dst.host", "http.path", "message"]
+TYPED_STRING_PATHS = ["action", "actor.user", "src.ip", "dst.host", "http.path", "message", "time"]
 TYPED_NUMBER_PATHS = ["http.status", "resource.record_count", "pii.count"]
 LIST_PATHS = ["pii.types", "waf.labels"]
 RAW_PATHS = ["raw.a", "raw.b", "raw.b.c", "raw.list", "raw.list.0", "raw.list.length", "raw.s.length", "raw"]
