@@ -10,6 +10,7 @@ job_variables, which `prefect deploy` resolves once and stores in the deployment
 from __future__ import annotations
 
 import os
+from typing import cast
 
 
 def secrets_from_blocks(**env_to_block: str) -> dict[str, list[str]]:
@@ -26,7 +27,8 @@ def secrets_from_blocks(**env_to_block: str) -> dict[str, list[str]]:
         if os.environ.get(variable):
             continue
         try:
-            secret = Secret.load(block)
+            # _sync: the step runs in a worker thread; the union return type is Prefect's sync/async dispatch.
+            secret = cast(Secret, Secret.load(block, _sync=True))  # type: ignore[call-arg]
         except ValueError:  # "Unable to find block document named ...": this deployment does not use it
             continue
         value = secret.get()
