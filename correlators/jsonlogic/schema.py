@@ -4,7 +4,6 @@ and the lint that refuses unknown `var` paths with a did-you-mean suggestion."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,9 +70,6 @@ def event_schema() -> dict[str, str]:
         return relation_schema(con, "events")
     finally:
         con.close()
-
-
-_IDENT_SAFE = re.compile(r"[^\x00]*")
 
 
 def resolve(schema: Schema, path: str, var_path: str) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from correlators.jsonlogic.values import UNDEFINED, is_number, parse_float, to_n
 
 NOCONST: Any = object()  # "value not known at compile time"
 MAX_SAFE_INT = 2**53
+SCALAR_KINDS = frozenset({"bool", "num", "str"})
 
 
 @dataclass(frozen=True)
