@@ -17,6 +17,7 @@ import duckdb
 
 from correlators.correlation.compiler import Bounds, compile_playbook, lookback
 from correlators.correlation.runner import evaluate, prepare, watermark
+from correlators.correlation.sqlparts import lit
 from correlators.playbooks.model import Playbook
 
 
@@ -60,14 +61,21 @@ def explain(con: duckdb.DuckDBPyConnection, pb: Playbook, bounds: Bounds | None 
              *((f"x{i}", (f"exceptions[{i}].where ({e.ref})",)) for i, e in enumerate(pb.exceptions))]
     for name, paths in named:
         count_row = con.execute(f"{query.base_sql}\nSELECT count(*) FROM base WHERE {name}").fetchone()
-        cur = con.execute(
-            f"{query.base_sql}\nSELECT event_id, \"time\", sample.action AS action, sample.actor AS actor, "
-            f"sample.src AS src, sample.http AS http FROM base WHERE {name} ORDER BY \"time\", event_id LIMIT {int(limit)}")
-        names = [d[0] for d in cur.description]
-        out.conditions.append(ConditionMatch(paths, int(count_row[0]) if count_row else 0,
-                                             [dict(zip(names, r, strict=True)) for r in cur.fetchall()]))
+        ids = [r[0] for r in con.execute(
+            f"{query.base_sql}\nSELECT event_id FROM base WHERE {name} ORDER BY \"time\", event_id LIMIT {int(limit)}"
+        ).fetchall()]
+        out.conditions.append(ConditionMatch(paths, int(count_row[0]) if count_row else 0, _events(con, ids)))
     out.alerts = evaluate(con, pb, bounds)
     return out
+
+
+def _events(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    cur = con.execute('SELECT event_id, "time", action, actor, src, http FROM events WHERE event_id IN '
+                      f'({", ".join(lit(i) for i in ids)}) ORDER BY "time", event_id')
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 # --------------------------------------------------------------------------------------------- backtest

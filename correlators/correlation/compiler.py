@@ -3,7 +3,8 @@
 Shape of every compiled query:
 
     WITH base AS MATERIALIZED (one scan of `events` in the read range: the fields the playbook uses, one
-                               boolean per condition, one per exception, and a sample struct)
+                               boolean per condition, one per exception; nothing else, so the scan reads
+                               only the columns the conditions need)
          ...type-specific CTEs (match.py, threshold.py, sequence.py, first_seen.py) ending in `cand`...
     SELECT alert_id, group values, dedup key, evidence, suppressed_by FROM cand
 
@@ -28,7 +29,6 @@ from correlators.correlation.sqlparts import (
     cte,
     ident,
     lit,
-    sample_struct,
     ts,
 )
 from correlators.playbooks.model import Playbook, Rule
@@ -139,19 +139,22 @@ class Ctx:
         select = [
             "event_id",
             '"time"',
+            "rowid AS rid",  # to fetch the sample events' wide columns later, for those few rows only
             *self.slots.select_list(),
             *(f"{sql} AS {name}" for name, sql in self.conds),
             *(f"{sql} AS x{i}" for i, sql in enumerate(exc_sql)),
-            f"{sample_struct()} AS sample",
         ]
         where = []
         if self.bounds.read_from is not None:
             where.append(f'"time" >= {ts(self.bounds.read_from)}')
         if self.bounds.decide_until is not None:
             where.append(f'"time" <= {ts(self.bounds.decide_until)}')
-        any_cond = " OR ".join(name for name, _ in self.conds) or "FALSE"
-        inner = f"SELECT {', '.join(select)}\nFROM events\nWHERE {' AND '.join(where) or 'TRUE'}"
-        return cte("base", f"SELECT * FROM (\n{inner}\n) WHERE {any_cond}", materialized=True)
+        # The conditions go in WHERE too: as a filter DuckDB evaluates them with selection vectors (an AND stops
+        # at its first false conjunct per row) and builds the columns below only for the rows that pass.
+        any_cond = " OR ".join(f"({sql})" for _, sql in self.conds) or "FALSE"
+        where.append(f"({any_cond})")
+        return cte("base", f"SELECT {', '.join(select)}\nFROM events\nWHERE {' AND '.join(where)}",
+                   materialized=True)
 
 
 def compile_playbook(playbook: Playbook, bounds: Bounds | None = None) -> CompiledQuery:
@@ -233,7 +236,7 @@ def _envelope(ctx: Ctx) -> str:
     event_count,
     metrics,
     event_ids[1:{MAX_EVENT_IDS}] AS event_ids,
-    samples,
+    sample_rids,
     {suppressed_by} AS suppressed_by
 FROM cand"""
 

@@ -36,7 +36,7 @@ _ONE_MICRO = "INTERVAL '1 microsecond'"
 
 def component_ctes(ctx: Ctx, comp: FirstSeenComponent, prefix: str) -> list[str]:
     """CTEs ending in `{prefix}_new`: the component's new events with columns event_id, time, g*, v*, gk, vk,
-    the exception flags and the sample. (When the value was last seen before the baseline is deliberately not
+    the exception flags. (When the value was last seen before the baseline is deliberately not
     reported: it would depend on history older than the baseline, which the sightings table forgets.)"""
     ctx.components.append(comp)
     m = ctx.cond(comp.where)
@@ -49,8 +49,8 @@ def component_ctes(ctx: Ctx, comp: FirstSeenComponent, prefix: str) -> list[str]
     if ctx.bounds.use_state:
         since = ctx.bounds.state_until.get(comp.key)
     after = f' AND "time" > {ts(since)}' if since is not None else ""
-    inp = f"""SELECT event_id, "time", {comma(group_select(n, gslots), vsel)},
-    json_array({cols('g', n)})::VARCHAR AS gk, json_array({cols('v', k)})::VARCHAR AS vk{", " if ctx.exc_cols else ""}{ctx.exc_select()}, sample
+    inp = f"""SELECT event_id, "time", rid, {comma(group_select(n, gslots), vsel)},
+    json_array({cols('g', n)})::VARCHAR AS gk, json_array({cols('v', k)})::VARCHAR AS vk{", " if ctx.exc_cols else ""}{ctx.exc_select()}
 FROM base WHERE {m} AND {nn}{after}"""
     values, groups = _state_relations(ctx.pb, comp, ctx.bounds.use_state)
     flag = f"""SELECT i.*,
@@ -98,7 +98,7 @@ def build(ctx: Ctx, spec: FirstSeenSpec) -> list[str]:
     count(*) AS event_count,
     json_object('value', {value_json}) AS metrics,
     list(event_id ORDER BY event_id) AS event_ids,
-    to_json(list(sample ORDER BY event_id)[1:5]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_all()}
+    list(rid ORDER BY event_id)[1:5] AS sample_rids{", " if ctx.exc_cols else ""}{ctx.exc_all()}
 FROM fs_new
 WHERE {ctx.decided('"time"')}
 GROUP BY {comma(cols('g', n), cols('v', k), 'gk', 'vk', '"time"')}"""

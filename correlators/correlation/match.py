@@ -15,7 +15,7 @@ def build(ctx: Ctx, spec: MatchSpec) -> list[str]:
     m = ctx.cond(spec.where)
     slots = ctx.fields(spec.group_by)
     n = len(slots)
-    hits = f"""SELECT event_id, "time", {comma(group_select(n, slots), ctx.exc_select(), "sample")}
+    hits = f"""SELECT event_id, "time", rid, {comma(group_select(n, slots), ctx.exc_select())}
 FROM base
 WHERE {m} AND {ctx.decided('"time"')}"""
     cand = f"""SELECT {comma(*(f"g{i}" for i in range(n)))}{", " if n else ""}
@@ -24,7 +24,7 @@ WHERE {m} AND {ctx.decided('"time"')}"""
     CAST(1 AS BIGINT) AS event_count,
     json_object({lit("count")}, 1) AS metrics,
     [event_id] AS event_ids,
-    to_json([sample]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_select()}
+    [rid] AS sample_rids{", " if ctx.exc_cols else ""}{ctx.exc_select()}
 FROM hits"""
     return [cte("hits", hits), cte("cand", cand)]
 

@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
@@ -33,7 +33,7 @@ from correlators.correlation.compiler import (
     lookback,
 )
 from correlators.correlation.first_seen import STATE_TABLE, state_update_sql
-from correlators.correlation.sqlparts import lit
+from correlators.correlation.sqlparts import lit, sample_struct
 from correlators.playbooks.model import Playbook
 
 CLOCK_SKEW = dt.timedelta(hours=1)
@@ -89,15 +89,26 @@ def correlate(
         `absent` steps decided at the end). For tests and one-shot analyses; the playbook is then done.
     since: a playbook with no state yet starts deciding at `since` instead of the first event (its look-back
         and first-seen baselines still read the history before it).
+
+    Three phases: each playbook's candidate alerts into a temp table (reads only); the sample events of all
+    candidates in one pass over the wide columns; then one transaction per playbook records its alerts,
+    suppressed matches, first-seen sightings and new final time.
     """
     prepare(con)
     run_id = uuid.uuid4().hex[:12]
     started = now or dt.datetime.now(dt.UTC)
     mark = watermark(con)
-    out = []
-    for pb in playbooks:
-        out.append(_run_one(con, pb, mark, flush=flush, since=since, run_id=run_id, started=started))
-    return out
+    plans = [_plan(con, pb, mark, i, flush=flush, since=since, started=started) for i, pb in enumerate(playbooks)]
+    todo = [p for p in plans if p.table]
+    try:
+        _fetch_samples(con, [p.table for p in todo])
+        for p in todo:
+            _commit(con, p, mark, flush=flush, run_id=run_id, started=started)
+    finally:
+        for p in todo:
+            con.execute(f"DROP TABLE IF EXISTS {p.table}")
+        con.execute("DROP TABLE IF EXISTS bl_sample_rows")
+    return [p.res for p in plans]
 
 
 def _state(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, dt.datetime, dt.datetime, dict[str, Any]] | None:
@@ -111,13 +122,24 @@ def _state(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, dt.dateti
     return row[0], row[1], row[2], state_until
 
 
-def _run_one(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | None, *, flush: bool,
-             since: dt.datetime | None, run_id: str, started: dt.datetime) -> PlaybookRun:
+@dataclass
+class _Plan:
+    pb: Playbook
+    res: PlaybookRun
+    table: str = ""  # the temp table holding the candidates; empty: nothing to do
+    final_new: dt.datetime | None = None
+    state_until: dict[str, dt.datetime | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _plan(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | None, index: int, *, flush: bool,
+          since: dt.datetime | None, started: dt.datetime) -> _Plan:
     t0 = time.perf_counter()
-    res = PlaybookRun(pb.id, pb.version)
+    plan = _Plan(pb, PlaybookRun(pb.id, pb.version))
+    res = plan.res
     if mark is None:
         res.note = "no events"
-        return res
+        return plan
     state = _state(con, pb)
     final_prev = state[1] if state else since
     final_new = INFINITY if flush else mark - pb.lateness
@@ -128,27 +150,44 @@ def _run_one(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | N
         res.decided_after = final_prev
         if state is not None and res.late_events:
             con.execute("UPDATE correlation_state SET last_run_at = ? WHERE playbook_id = ?", [started, pb.id])
-        return res
+        return plan
     res.decided_after, res.decided_until = final_prev, (None if flush else final_new)
-
-    components = components_of(pb)
+    plan.final_new = final_new
     same_version = state is not None and state[0] == pb.version
+    components = components_of(pb)
+    if components:
+        # (Re)building the sightings is idempotent, so it may commit before the alerts do.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for comp in components:
+                plan.state_until[comp.key] = _component_start(con, pb, comp, final_prev,
+                                                              state[3] if state and same_version else None)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    read_from = final_prev - lookback(pb) if final_prev is not None else None
+    bounds = Bounds(read_from=read_from, decide_after=final_prev, decide_until=res.decided_until,
+                    state_until=plan.state_until, use_state=True)
+    query = compile_playbook(pb, bounds)
+    plan.table = f"bl_candidates_{index}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {plan.table} AS\n{query.sql}")
+    plan.seconds = time.perf_counter() - t0
+    return plan
+
+
+def _commit(con: duckdb.DuckDBPyConnection, plan: _Plan, mark: dt.datetime | None, *, flush: bool, run_id: str,
+            started: dt.datetime) -> None:
+    t0 = time.perf_counter()
+    pb, res = plan.pb, plan.res
+    assert mark is not None and plan.final_new is not None
     con.execute("BEGIN TRANSACTION")
     try:
-        state_until: dict[str, dt.datetime | None] = {}
-        for comp in components:
-            state_until[comp.key] = _component_start(con, pb, comp, final_prev,
-                                                     state[3] if state and same_version else None)
-        read_from = final_prev - lookback(pb) if final_prev is not None else None
-        bounds = Bounds(read_from=read_from, decide_after=final_prev, decide_until=res.decided_until,
-                        state_until=state_until, use_state=True)
-        query = compile_playbook(pb, bounds)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE bl_candidates AS\n{query.sql}")
-        res.alerts, res.suppressed = _record(con, pb)
+        res.alerts, res.suppressed = _record(con, pb, plan.table)
         new_until: dict[str, str | None] = {}
-        for comp in components:
+        for comp in components_of(pb):
             upto = mark - pb.lateness - comp.keep_back if not flush else mark
-            start = state_until[comp.key]
+            start = plan.state_until.get(comp.key)
             if start is None or upto > start:
                 for stmt in state_update_sql(pb, comp, start, upto):
                     con.execute(stmt)
@@ -158,20 +197,18 @@ def _run_one(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | N
             "INSERT INTO correlation_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (playbook_id) DO UPDATE SET "
             "playbook_version = excluded.playbook_version, final_until = excluded.final_until, "
             "last_run_at = excluded.last_run_at, state_until = excluded.state_until",
-            [pb.id, pb.version, final_new, started, json.dumps(new_until)],
+            [pb.id, pb.version, plan.final_new, started, json.dumps(new_until)],
         )
-        res.seconds = time.perf_counter() - t0
+        res.seconds = plan.seconds + time.perf_counter() - t0
         con.execute(
             "INSERT INTO correlation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, pb.id, pb.version, started, final_prev, final_new, res.alerts, res.suppressed,
+            [run_id, pb.id, pb.version, started, res.decided_after, plan.final_new, res.alerts, res.suppressed,
              res.late_events, res.seconds],
         )
-        con.execute("DROP TABLE IF EXISTS bl_candidates")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return res
 
 
 def _component_start(con: duckdb.DuckDBPyConnection, pb: Playbook, comp: FirstSeenComponent,
@@ -202,14 +239,32 @@ _ALERT_COLUMNS = ("alert_id", "playbook_id", "playbook_version", "severity", "gr
                   "title", "created_at", "incident_id", "decision_time", "anchor")
 
 
-def _record(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, int]:
+def _fetch_samples(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """bl_sample_rows(rid, sample): the sample events of every candidate of this run, read in one pass.
+
+    The compiled queries read only the narrow columns their conditions need; the wide ones (actor, http,
+    message, ...) are read here for the few sample rows, by rowid (a semi-join within the rows' rowid range:
+    an incremental run's samples are recent, so only the last row groups are touched)."""
+    union = " UNION ALL ".join(f"SELECT unnest(sample_rids) AS rid FROM {t}" for t in tables)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bl_sample_rids AS SELECT DISTINCT rid FROM ({union or 'SELECT NULL::BIGINT AS rid WHERE FALSE'})")
+    lo, hi = con.execute("SELECT min(rid), max(rid) FROM bl_sample_rids").fetchone()  # type: ignore[misc]
+    where = f"rowid BETWEEN {int(lo)} AND {int(hi)} AND rowid IN (SELECT rid FROM bl_sample_rids)" if lo is not None else "FALSE"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bl_sample_rows AS SELECT rowid AS rid, {sample_struct()} AS sample "
+                f"FROM events WHERE {where}")
+    con.execute("DROP TABLE bl_sample_rids")
+
+
+def _record(con: duckdb.DuckDBPyConnection, pb: Playbook, table: str) -> tuple[int, int]:
     """New alerts into `alerts`, suppressed ones into `suppressed_matches`; both skip ids already there."""
     added = _inserted(con, f"""
 INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})
 SELECT c.alert_id, {lit(pb.id)}, {pb.version}, {lit(pb.severity)}, c.group_values, c.dedup_key,
-       c.first_seen, c.last_seen, c.window_start, c.event_count, c.metrics, c.event_ids, c.samples,
+       c.first_seen, c.last_seen, c.window_start, c.event_count, c.metrics, c.event_ids,
+       (SELECT to_json(list(s.sample ORDER BY u.i))
+        FROM (SELECT unnest(c.sample_rids) AS rid, generate_subscripts(c.sample_rids, 1) AS i) u
+        JOIN bl_sample_rows s ON s.rid = u.rid),
        c.title, now(), NULL, c.decision_time, c.anchor
-FROM bl_candidates c
+FROM {table} c
 WHERE len(c.suppressed_by) = 0 AND c.alert_id NOT IN (SELECT alert_id FROM alerts)""")
     suppressed = 0
     if pb.exceptions:
@@ -220,7 +275,7 @@ WHERE len(c.suppressed_by) = 0 AND c.alert_id NOT IN (SELECT alert_id FROM alert
 INSERT INTO suppressed_matches
 SELECT s.alert_id, s.ref, {lit(pb.id)}, {pb.version}, x.owner, x.reason, x.expires, s.group_values,
        s.first_seen, s.last_seen, s.event_count, s.metrics, s.event_ids, now()
-FROM (SELECT *, unnest(suppressed_by) AS ref FROM bl_candidates) s
+FROM (SELECT *, unnest(suppressed_by) AS ref FROM {table}) s
 JOIN (VALUES {values}) x(ref, owner, reason, expires) ON x.ref = s.ref
 WHERE NOT EXISTS (SELECT 1 FROM suppressed_matches m WHERE m.alert_id = s.alert_id AND m.exception_ref = s.ref)""")
     return added, suppressed

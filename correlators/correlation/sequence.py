@@ -24,6 +24,8 @@ from correlators.correlation.sqlparts import anchor_time, cols, comma, cte, inte
 from correlators.playbooks import fields as event_fields
 from correlators.playbooks.model import SequenceSpec, Step
 
+_TIME = '"time"'
+
 
 def build(ctx: Ctx, spec: SequenceSpec) -> list[str]:
     _check_group_types(ctx, spec)
@@ -41,7 +43,7 @@ def build(ctx: Ctx, spec: SequenceSpec) -> list[str]:
         else:
             k += 1
 
-    # Step event sets: event_id, time, g*, exception flags, sample.
+    # Step event sets: event_id, time, g*, exception flags.
     for j, step in enumerate(present, 1):
         ctes.extend(_step_set(ctx, spec, step, f"s{j}"))
         if j > 1:
@@ -125,7 +127,7 @@ WHERE (prev_c IS NULL OR t{mlast} - prev_c > {w}) AND {ctx.decided('d')}""", mat
     CAST({mlast} AS BIGINT) AS event_count,
     json_object('steps', {steps_json}) AS metrics,
     [{ids}] AS event_ids,
-    to_json(list(ev.sample ORDER BY ev.step)[1:5]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_all('ev')}
+    list(ev.rid ORDER BY ev.step)[1:5] AS sample_rids{", " if ctx.exc_cols else ""}{ctx.exc_all('ev')}
 FROM hits h JOIN ev ON ev.hid = h.e1
 GROUP BY {group_cols}"""
     ctes.append(cte("cand", cand))
@@ -134,19 +136,19 @@ GROUP BY {group_cols}"""
 
 def _step_set(ctx: Ctx, spec: SequenceSpec, step: Step, name: str) -> list[str]:
     n = len(spec.group_by)
-    tail = comma(ctx.exc_select(), "sample")
+    tail = ctx.exc_select()
     if step.first_seen is not None:
         fs = step.first_seen
         comp = FirstSeenComponent(step.name, step.where, step.group_by, fs.value, fs.baseline, fs.min_history,
                                   4 * spec.window)
         out = component_ctes(ctx, comp, f"{name}_fs")
-        out.append(cte(name, f'SELECT event_id, "time", {cols("g", n)}, {tail} FROM {name}_fs_new',
+        out.append(cte(name, f'SELECT {comma("event_id", _TIME, "rid", cols("g", n), tail)} FROM {name}_fs_new',
                        materialized=True))
         return out
     m = ctx.cond(step.where)
     slots = ctx.fields(step.group_by)
     nn = " AND ".join(f"{s} IS NOT NULL" for s in slots)
-    body = f'SELECT event_id, "time", {group_select(n, slots)}, {tail} FROM base WHERE {m} AND {nn}'
+    body = f'SELECT {comma("event_id", _TIME, "rid", group_select(n, slots), tail)} FROM base WHERE {m} AND {nn}'
     return [cte(name, body, materialized=True)]
 
 

@@ -15,7 +15,7 @@ from correlators.jsonlogic.sqltree import Column, quote_string
 
 # The event columns copied into every alert's sample rows: everything but `raw` (already PII-masked at ingest,
 # but bulky) and the ingest bookkeeping. PII values themselves are never stored in events: only pii.types.
-SAMPLE_COLUMNS = ("event_id", "time", "source", "category", "action", "outcome", "tenant", "actor", "src",
+SAMPLE_COLUMNS = ("event_id", "time", "source", "source_format", "category", "action", "outcome", "tenant", "actor", "src",
                   "http", "resource", "dst", "waf", "pii", "message")
 MAX_EVENT_IDS = 1000  # evidence ids kept per alert; event_count always has the full number
 MAX_SAMPLES = 5

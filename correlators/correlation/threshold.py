@@ -79,7 +79,7 @@ def build(ctx: Ctx, spec: ThresholdSpec) -> list[str]:
 
     names = list(types)
     gnn = " AND ".join([f"{s} IS NOT NULL" for s in gslots] or ["TRUE"])
-    f = f"""SELECT event_id, "time", {comma(group_select(n, gslots), *agg_inputs, ctx.exc_select(), "sample")}
+    f = f"""SELECT event_id, "time", rid, {comma(group_select(n, gslots), *agg_inputs, ctx.exc_select())}
 FROM base WHERE {m} AND {gnn}"""
     win = f"""SELECT {comma(cols('g', n), '"time"', *metric_exprs)}
 FROM f
@@ -111,7 +111,7 @@ WHERE (prev_q IS NULL OR "time" - prev_q > {w}) AND {ctx.decided('"time"')}"""
     h.{ident('count')} AS event_count,
     {metrics_json} AS metrics,
     list(f.event_id ORDER BY f."time", f.event_id) AS event_ids,
-    to_json(list(f.sample ORDER BY f."time", f.event_id)[1:5]) AS samples{", " if ctx.exc_cols else ""}{ctx.exc_all('f')}
+    list(f.rid ORDER BY f."time", f.event_id)[1:5] AS sample_rids{", " if ctx.exc_cols else ""}{ctx.exc_all('f')}
 FROM hits h JOIN f ON {join_on(n, 'f', 'h')} AND f."time" BETWEEN h."time" - {w} AND h."time"
 GROUP BY {comma(cols('g', n, 'h'), 'h."time"', *(f"h.{ident(k)}" for k in names),
                "h.baseline" if spec.baseline is not None else "")}"""
