@@ -99,25 +99,48 @@ def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes in a process group, from /proc."""
     members = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may contain spaces and parentheses, so split after the last ')'
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        fields = _stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields and int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(entry.name))
     return members
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ... (comm may hold spaces and parentheses)
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, whatever its process group."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def stop(proc: Proc, *, grace: float = 20.0) -> list[int]:
-    """Stop the process group: SIGINT (a clean shutdown), then SIGTERM, then SIGKILL. Returns members still alive
-    afterwards (should be none)."""
+    """Stop the process group: SIGINT (a clean shutdown), then SIGTERM, then SIGKILL. Returns the processes still
+    alive afterwards, plus any descendant that had left the group (should be none): a Prefect worker starts flow
+    runs in sessions of their own, so a run still going when its worker stops would otherwise be orphaned. Those
+    are killed too, and reported."""
     if proc.stopped:
         return group_members(proc.pgid)
     proc.stopped = True
+    outside = [p for p in descendants(proc.popen.pid) if p not in group_members(proc.pgid)]
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         if not group_members(proc.pgid) and not proc.alive():
             break
@@ -132,7 +155,15 @@ def stop(proc: Proc, *, grace: float = 20.0) -> list[int]:
             time.sleep(0.2)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.popen.wait(timeout=1)
-    return group_members(proc.pgid)
+    escaped = [p for p in outside if _alive(p)]
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for pid in escaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while any(_alive(p) for p in escaped) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return group_members(proc.pgid) + escaped
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, *, procs: Sequence[Proc] = (),

@@ -89,16 +89,18 @@ def _write_config(paths: DemoPaths, jira_url: str, slack_url: str) -> None:
     write_demo_config(paths, delivery)
 
 
-def _incidents(db: Path) -> list[dict[str, Any]]:
+def _incidents(db: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """(incidents that speak for themselves, i.e. not folded into a digest; every incident id opened)"""
     from breachline.store import open_store
 
     with open_store(db, read_only=True, migrate_schema=False, wait_seconds=10) as con:
+        opened = [r[0] for r in con.execute("SELECT incident_id FROM incidents").fetchall()]
         cur = con.execute("SELECT incident_id, status, jira_key, slack_channel_id, slack_ts FROM incidents"
                           " WHERE status <> 'folded' ORDER BY incident_id")
         names = [d[0] for d in cur.description]
         incidents = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         outbox = dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY 1").fetchall())
-    return [{**i, "_outbox": outbox} for i in incidents]
+    return [{**i, "_outbox": outbox} for i in incidents], opened
 
 
 def _run_diagnostics(client: Any, run_id: Any) -> str:
@@ -116,6 +118,7 @@ def _run_diagnostics(client: Any, run_id: Any) -> str:
 def test_pipeline_deployment_delivers_each_incident_once(tmp_path: Path, stack: Stack) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.events.filters import EventFilter, EventNameFilter
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
@@ -183,10 +186,26 @@ def test_pipeline_deployment_delivers_each_incident_once(tmp_path: Path, stack: 
         assert final.state and final.state.is_completed(), (
             f"{_run_diagnostics(client, run.id)}\n{stack.describe()}")
         artifacts = {a.key for a in client.read_artifacts() if a.key}
-    assert {"ingest-summary", "correlate-summary", "notify-summary"} <= artifacts
+        assert {"ingest-summary", "correlate-summary", "notify-summary"} <= artifacts
 
-    incidents = _incidents(paths.db)
-    assert incidents, "the injected scenarios must open incidents"
+        incidents, opened = _incidents(paths.db)
+        assert incidents, "the injected scenarios must open incidents"
+
+        # One `breachline.incident.opened` event per incident opened (folded ones too), for automations. The
+        # server persists events asynchronously: wait for them, boundedly.
+        def events() -> list[str] | None:
+            page = client.read_events(EventFilter(event=EventNameFilter(name=["breachline.incident.opened"])),
+                                      limit=50)  # the API's maximum page
+            ids = [e.resource.id for e in page.events]
+            while page.next_page:
+                page = client.read_events_page(str(page.next_page))
+                ids += [e.resource.id for e in page.events]
+            ids.sort()
+            return ids if len(ids) >= len(opened) else None
+
+        assert wait_for("incident events", events, 60, procs=[server.proc]) == sorted(
+            f"breachline.incident.{iid}" for iid in opened)
+
     assert incidents[0]["_outbox"].keys() == {"sent"}, f"outbox not fully delivered: {incidents[0]['_outbox']}"
     by_label = {"bl-" + i["incident_id"].split("-", 1)[1]: i for i in incidents}
 

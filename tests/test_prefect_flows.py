@@ -74,6 +74,20 @@ def test_pull_steps_resolve_on_the_worker(prefect_yaml: dict[str, Any]) -> None:
     assert all(v.startswith("breachline-") for v in args.values()), "block names, never secret values"
 
 
+def test_the_documented_automations_are_valid() -> None:
+    """docs/deploying.md's example is what `prefect automation create --from-file` would be given."""
+    import re
+
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger
+
+    text = (REPO / "docs" / "deploying.md").read_text()
+    block = re.search(r"```yaml\n(automations:.*?)```", text, re.S)
+    assert block, "docs/deploying.md: no automations example"
+    automations = [AutomationCore.model_validate(a) for a in yaml.safe_load(block.group(1))["automations"]]
+    expected = {t.expect and next(iter(t.expect)) for a in automations if isinstance(t := a.trigger, EventTrigger)}
+    assert "breachline.delivery.dead_letter" in expected
+
+
 # --- digest: reading the store, rendering ------------------------------------------------------------------------
 
 def _incident(con: Any, iid: str, playbook: str, at: dt.datetime, *, status: str = "open",
