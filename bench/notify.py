@@ -35,7 +35,7 @@ from connectors.outbox.views import load_incidents  # noqa: E402
 from connectors.sinks import build_sinks  # noqa: E402
 from correlators.incidents import IncidentPolicy, assign  # noqa: E402
 from tests.emulators.common import Control  # noqa: E402
-from tests.emulators.helpers import JIRA_ENV, T0, add_alert, settings_for  # noqa: E402
+from tests.emulators.helpers import JIRA_ENV, T0, add_alerts, settings_for  # noqa: E402
 
 FAULT_KINDS = ["429", "500", "502", "503", "slow", "drop", "drop_after"]
 POLICY = {"bench": IncidentPolicy(alert_budget_per_hour=None)}
@@ -50,11 +50,8 @@ def start_emulator(module: str) -> tuple[subprocess.Popen[str], str]:
 
 def load(db: str, alerts: int, incidents: int) -> Any:
     con = connect(db)
-    con.execute("BEGIN TRANSACTION")
-    for n in range(alerts):
-        add_alert(con, f"b{n:06d}", playbook="bench", user=f"user{n % incidents:04d}",
-                  at=T0 + timedelta(seconds=n))
-    con.execute("COMMIT")
+    add_alerts(con, [{"alert_id": f"b{n:06d}", "playbook": "bench", "user": f"user{n % incidents:04d}",
+                      "at": T0 + timedelta(seconds=n)} for n in range(alerts)])
     assign(con, POLICY, T0)
     return con
 

@@ -23,7 +23,7 @@ import pytest
 
 from breachline.store import connect
 from tests.emulators.fixtures import start
-from tests.emulators.helpers import JIRA_ENV, T0, add_alert
+from tests.emulators.helpers import JIRA_ENV, T0, add_alerts
 from tests.emulators.jira import JiraApp
 from tests.emulators.slack import SlackApp
 
@@ -75,7 +75,7 @@ client_retries = 1
 backoff = "20ms"
 max_backoff = "1s"
 linger = "5s"
-settle = "3s"
+settle = "2s"
 comment_interval = "0s"
 max_attempts = 12
 workers = 8
@@ -87,12 +87,9 @@ def _write_wave(db: Path, wave: int, rng: random.Random) -> None:
     con = connect(db)
     per_wave = ALERTS // WAVES + (1 if wave < ALERTS % WAVES else 0)
     base = sum(ALERTS // WAVES + (1 if w < ALERTS % WAVES else 0) for w in range(wave))
-    con.execute("BEGIN TRANSACTION")
-    for n in range(base, base + per_wave):
-        user = f"user{n % INCIDENTS:03d}"
-        add_alert(con, f"soak-{n:05d}", playbook="soak-export", user=user,
-                  at=T0 + timedelta(minutes=n // INCIDENTS, seconds=rng.randrange(60)))
-    con.execute("COMMIT")
+    add_alerts(con, [{"alert_id": f"soak-{n:05d}", "playbook": "soak-export", "user": f"user{n % INCIDENTS:03d}",
+                      "at": T0 + timedelta(minutes=n // INCIDENTS, seconds=rng.randrange(60))}
+                     for n in range(base, base + per_wave)])
     con.close()
 
 

@@ -131,9 +131,9 @@ def deliver(
                 time.sleep(min(max(wait_for, 0.01), 1.0))
                 continue
             wait(list(inflight), return_when=FIRST_COMPLETED)
-            # A commit costs milliseconds: give the others 50 ms to finish and record them together. (A crash
+            # A commit costs milliseconds: give the others 5 ms to finish and record them together. (A crash
             # before the commit leaves them in flight: the restart looks before it resends.)
-            wait(list(inflight), timeout=0.05)
+            wait(list(inflight), timeout=0.005)
             finished = [(inflight.pop(f), f) for f in [f for f in inflight if f.done()]]
     s = run.summary
     # One line per setting to fix: destinations given up on, and config errors no later success contradicted.

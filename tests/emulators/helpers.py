@@ -42,6 +42,30 @@ def add_alert(
     )
 
 
+def add_alerts(con: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]]) -> None:
+    """Many alerts in one statement (add_alert's keyword arguments, each dict with at least alert_id)."""
+    rows = []
+    for a in alerts:
+        user, at, events, playbook = a.get("user", "alice"), a.get("at", T0), a.get("events", 3), a.get("playbook",
+                                                                                                         "admin-export")
+        rows.append((
+            a["alert_id"], playbook, a.get("severity", "high"),
+            json.dumps(a.get("group_values") or {"actor.user": user}), f"{playbook}:{user}", at, at, events,
+            json.dumps(a.get("metrics") or {"rows": 1200}), [f"{a['alert_id']}-e{i}" for i in range(events)],
+            json.dumps(a.get("samples") or [{"time": at.isoformat(), "action": "export", "actor": {"user": user}}]),
+            a.get("title") or f"Bulk customer export by {user}", at,
+        ))
+    cols = list(zip(*rows, strict=True))
+    types = ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "TIMESTAMPTZ", "BIGINT",
+             "VARCHAR", "VARCHAR[]", "VARCHAR", "VARCHAR", "TIMESTAMPTZ"]
+    con.execute(
+        "INSERT INTO alerts (alert_id, playbook_id, severity, group_values, dedup_key, first_seen, last_seen,"
+        " event_count, metrics, event_ids, samples, title, created_at, playbook_version)"
+        f" SELECT {', '.join(f'unnest(?::{t}[])' for t in types)}, 1",
+        [list(c) for c in cols],
+    )
+
+
 def settings_for(jira_url: str | None, slack_url: str | None, *, timeout: str = "2s", **delivery: Any
                  ) -> DeliverySettings:
     """Settings against the emulators, with test-sized timeouts and backoff."""
