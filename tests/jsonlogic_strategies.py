@@ -87,10 +87,19 @@ def _var(paths: list[str]) -> st.SearchStrategy[Any]:
     return st.one_of(plain, plain, with_default)
 
 
-def rules(*, typed: bool = True) -> st.SearchStrategy[Any]:
+def rules(typed_paths: list[str] | None = None, raw_paths: list[str] | None = None,
+          list_paths: list[str] | None = None) -> st.SearchStrategy[Any]:
     """Conditions over the event schema (typed paths, raw.* JSON paths, literals), 5-30 operators."""
-    typed_paths = TYPED_STRING_PATHS + TYPED_NUMBER_PATHS + LIST_PATHS
-    leaves = st.one_of(_var(typed_paths), _var(RAW_PATHS), literals)
+    if typed_paths is None:
+        typed_paths = TYPED_STRING_PATHS + TYPED_NUMBER_PATHS + LIST_PATHS
+    raw_paths = RAW_PATHS if raw_paths is None else raw_paths
+    list_paths = LIST_PATHS if list_paths is None else list_paths
+    iterables = [{"var": p} for p in list_paths + [p for p in raw_paths if p in ("raw.list", "raw.b")]] or \
+        [{"var": typed_paths[0]}]
+    leaves = st.one_of(_var(typed_paths), _var(raw_paths), literals) if raw_paths else \
+        st.one_of(_var(typed_paths), literals)
+    missing_keys = [p for p in ["action", "actor.user", "raw.a", "http.status"] if p in typed_paths + raw_paths] or \
+        typed_paths[:2]
 
     def extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         two = st.tuples(inner, inner)
@@ -110,14 +119,13 @@ def rules(*, typed: bool = True) -> st.SearchStrategy[Any]:
             st.tuples(inner, st.integers(-3, 3), st.one_of(st.none(), st.integers(-3, 3)))
             .map(lambda t: {"substr": [t[0], t[1]] + ([] if t[2] is None else [t[2]])}),
             st.tuples(st.sampled_from(["some", "all", "none", "filter", "map"]),
-                      st.sampled_from([{"var": p} for p in [*LIST_PATHS, "raw.list", "raw.b"]]),
+                      st.sampled_from(iterables),
                       st.sampled_from([{"==": [{"var": ""}, "pan"]}, {"var": ""}, {">": [{"var": ""}, 0]},
                                        {"cat": [{"var": ""}, "!"]}, {"var": "a"}]))
             .map(lambda t: {t[0]: [t[1], t[2]]}),
-            st.sampled_from([{"var": p} for p in [*LIST_PATHS, "raw.list"]])
+            st.sampled_from(iterables)
             .map(lambda v: {"reduce": [v, {"+": [{"var": "accumulator"}, {"var": "current"}]}, 0]}),
-            st.lists(st.sampled_from(["action", "actor.user", "raw.a", "http.status"]), min_size=1, max_size=3)
-            .map(lambda ks: {"missing": ks}),
+            st.lists(st.sampled_from(missing_keys), min_size=1, max_size=3).map(lambda ks: {"missing": ks}),
             st.tuples(inner, st.sampled_from(["^ex", "(?:evil|admin)", "^[0-9]+$", "É"]), st.sampled_from(["", "i"]))
             .map(lambda t: {"regex": list(t)}),
             st.tuples(st.sampled_from(["starts_with", "ends_with"]), inner, st.sampled_from(["ex", "", "com", "/"]))
@@ -126,8 +134,21 @@ def rules(*, typed: bool = True) -> st.SearchStrategy[Any]:
             inner.map(lambda v: {"domain_in": [v, ["evil.com", "Example.ORG"]]}),
         )
 
-    del typed
     return st.recursive(leaves, extend, max_leaves=12)
+
+
+METRIC_SCHEMA = {"count": "BIGINT", "customers": "BIGINT", "rows": "HUGEINT", "amount": "DOUBLE",
+                 "flag": "BOOLEAN"}
+
+
+@st.composite
+def metric_rows(draw: st.DrawFn) -> dict[str, Any]:
+    """Aggregate rows as a `having` sees them (sums past 2^53, NaN and infinite doubles, NULLs)."""
+    big = st.one_of(st.integers(-50, 50), st.sampled_from([0, 20, 2**53 + 1, 2**62, -(2**63), 2**63 - 1]))
+    huge = st.one_of(big, st.sampled_from([2**100, -(2**100) + 7, 2**127 - 1]))
+    amount = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 0.5, 1e300]))
+    return {"count": draw(big), "customers": draw(_maybe_none(big)), "rows": draw(_maybe_none(huge)),
+            "amount": draw(_maybe_none(amount)), "flag": draw(_maybe_none(st.booleans()))}
 
 
 def dumps(value: Any) -> str:

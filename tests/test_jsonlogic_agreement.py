@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from breachline.store import connect
@@ -19,10 +19,11 @@ from correlators.jsonlogic import (
     event_record,
     event_schema,
     install_macros,
+    metric_schema,
     truthy,
 )
 from tests.jsonlogic_conformance import same_value
-from tests.jsonlogic_strategies import events, rules
+from tests.jsonlogic_strategies import METRIC_SCHEMA, events, metric_rows, rules
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCHEMA = event_schema()
@@ -78,8 +79,16 @@ def _compiles(rule: Any) -> bool:
     return True
 
 
+_EMPTY_EVENT = {"action": None, "message": None, "actor": None, "src": None, "dst": None, "http": None,
+                "resource": {"record_count": 2**53 + 1}, "pii": None, "waf": None, "raw": None}
+
+
 @SETTINGS
 @given(rule=rules(), evs=st.lists(events(), min_size=1, max_size=8))
+@example(rule={"<": [{"var": "http.status"}, 500]}, evs=[_EMPTY_EVENT])  # null < 500 is true in JS
+@example(rule={"!": {"in": [{"var": "actor.user"}, ["a"]]}}, evs=[_EMPTY_EVENT])  # NOT over NULL
+@example(rule={"==": [{"var": "resource.record_count"}, 2**53]}, evs=[_EMPTY_EVENT])  # 2^53+1 is 2^53 in JS
+@example(rule={"==": [{"var": "action"}, {"var": "message"}]}, evs=[_EMPTY_EVENT])  # null == null
 def test_typed_sql_selects_the_same_events(con: duckdb.DuckDBPyConnection, rule: Any,
                                            evs: list[dict[str, Any]]) -> None:
     if not _compiles(rule):
@@ -114,3 +123,33 @@ def _plain(v: Any) -> Any:
     from correlators.jsonlogic.values import to_json_compatible
 
     return to_json_compatible(v)
+
+
+_NAN_ROW = {"count": 1, "customers": None, "rows": 2**100, "amount": float("nan"), "flag": None}
+
+
+@SETTINGS
+@given(rule=rules(typed_paths=list(METRIC_SCHEMA), raw_paths=[], list_paths=[]),
+       rows=st.lists(metric_rows(), min_size=1, max_size=8))
+@example(rule={"==": [{"var": "amount"}, {"var": "amount"}]}, rows=[_NAN_ROW])  # NaN equals nothing
+@example(rule={">": [{"var": "amount"}, 1]}, rows=[_NAN_ROW])  # DuckDB sorts NaN above everything
+@example(rule={"<": [{"var": "customers"}, 5]}, rows=[_NAN_ROW])  # null reads as 0
+@example(rule={"==": [{"var": "rows"}, 2**100 + 1]}, rows=[_NAN_ROW])  # doubles, as in JS
+def test_having_over_metrics_selects_the_same_rows(con: duckdb.DuckDBPyConnection, rule: Any,
+                                                   rows: list[dict[str, Any]]) -> None:
+    """`having` conditions: BIGINT / HUGEINT / DOUBLE (NaN, ±Infinity) / BOOLEAN columns."""
+    schema = metric_schema(METRIC_SCHEMA)
+    try:
+        fn = compile_rule(rule)
+        where = compile_condition(rule, schema).render()
+    except JsonLogicError:
+        return
+    con.execute('CREATE OR REPLACE TABLE m (i INTEGER, "count" BIGINT, customers BIGINT, "rows" HUGEINT,'
+                ' amount DOUBLE, flag BOOLEAN)')
+    con.executemany("INSERT INTO m VALUES (?, ?, ?, ?, ?, ?)",
+                    [[i, r["count"], r["customers"], r["rows"], r["amount"], r["flag"]] for i, r in enumerate(rows)])
+    stored = con.execute('SELECT i, "count", customers, "rows", amount, flag FROM m ORDER BY i').fetchall()
+    records = [dict(zip(["i", *METRIC_SCHEMA], row, strict=True)) for row in stored]
+    expected = [r["i"] for r in records if truthy(fn(r))]
+    got = [row[0] for row in con.execute(f"SELECT i FROM m WHERE {where} ORDER BY i").fetchall()]
+    assert got == expected, where
