@@ -70,6 +70,16 @@ def test_unknown_field_suggests_the_closest_one() -> None:
     assert info.value.path == "steps[0].where.==[0]"
 
 
+def test_evaluator_lints_against_a_schema_too() -> None:
+    rule = {"and": [{"==": [{"var": "raw.whatever"}, 1]}, {"some": [{"var": "pii.types"}, {"var": "x"}]},
+                    {"==": [{"var": "actor.usr"}, "alice"]}]}
+    with pytest.raises(JsonLogicError) as info:
+        compile_rule(rule, path="where", schema=SCHEMA)
+    assert info.value.path == "where.and[2].==[0]"
+    assert 'did you mean "actor.user"' in info.value.problem
+    compile_rule(rule, path="where")  # without a schema: no lint
+
+
 def test_paths_under_raw_are_not_linted() -> None:
     sql = compile_sql({"var": "raw.anything.at.all"}, SCHEMA)
     assert "jl_walk" in sql

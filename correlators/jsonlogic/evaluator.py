@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from correlators.jsonlogic import security
@@ -56,9 +56,16 @@ Fn = Callable[[Any], Any]
 log = logging.getLogger("breachline.jsonlogic")
 
 
-def compile_rule(rule: Any, *, path: str = "", strict: bool = True) -> Fn:
-    """Compile `rule` once; the result maps data to the value json-logic-js would return."""
-    return _Compiler(strict).compile(rule, path)
+def compile_rule(rule: Any, *, path: str = "", strict: bool = True, schema: Mapping[str, str] | None = None) -> Fn:
+    """Compile `rule` once; the result maps data to the value json-logic-js would return.
+
+    With a `schema` (e.g. event_schema()), `var` paths are linted against it like the SQL compiler does."""
+    fn = _Compiler(strict).compile(rule, path)
+    if schema is not None:
+        from correlators.jsonlogic.schema import lint_vars
+
+        lint_vars(rule, schema, path)
+    return fn
 
 
 def apply(rule: Any, data: Any = None, *, strict: bool = True) -> Any:

@@ -94,3 +94,31 @@ def unknown_field_message(schema: Schema, var_path: str) -> str:
     json_cols = sorted(p for p, t in schema.items() if type_kind(t)[0] == "json")
     under = f"; fields outside the schema go under {', '.join(c + '.' for c in json_cols)}" if json_cols else ""
     return f'unknown field "{var_path}"{hint}{under}'
+
+
+def lint_vars(rule: Any, schema: Schema, path: str = "") -> None:
+    """Raise JsonLogicError for the first literal `var` path (outside map/filter/... element logic) that the
+    schema does not have, with a did-you-mean suggestion. Paths under JSON columns (raw.*) are allowed."""
+    from correlators.jsonlogic.errors import child_path
+    from correlators.jsonlogic.spec import SCOPED_OPERATORS, is_logic, operation
+
+    if isinstance(rule, list):
+        for i, item in enumerate(rule):
+            lint_vars(item, schema, child_path(path, i))
+        return
+    if not is_logic(rule):
+        return
+    op, values = operation(rule)
+    as_list = isinstance(rule[op], list)
+    arg_paths = [child_path(child_path(path, op), i) if as_list else child_path(path, op) for i in range(len(values))]
+    if op == "var":
+        key = values[0] if values else None
+        if isinstance(key, str | int) and not isinstance(key, bool) and key != "":
+            resolve(schema, path or "rule", str(key))
+        for v, p in zip(values[1:], arg_paths[1:], strict=True):
+            lint_vars(v, schema, p)
+        return
+    checked = [0, 2] if op in SCOPED_OPERATORS else range(len(values))  # element logic reads elements
+    for i in checked:
+        if i < len(values):
+            lint_vars(values[i], schema, arg_paths[i])
