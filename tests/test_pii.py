@@ -204,12 +204,25 @@ def test_card_number_false_positive_guards(res: Results) -> None:
         assert got["mask"] == text
 
 
-LUHN_13 = cases("1748503543012", "4222222222222")
+LUHN_13 = cases("1748503543012", "4222222222222", "5018123456789")
 
 
-def test_luhn_valid_thirteen_digits_without_an_issuer_is_not_a_card(res: Results) -> None:
-    assert luhn_ok("1748503543012") and luhn_ok("4222222222222")  # same length, only one has an issuer
-    assert [g["types"] for g in res(LUHN_13)] == [[], ["pan"]]
+def test_thirteen_digit_numbers_are_cards_only_for_maestro(res: Results) -> None:
+    # all three pass Luhn; the first has no issuer, Visa no longer issues 13 digits, Maestro 5018 does
+    assert all(luhn_ok(t) for t in LUHN_13)
+    assert [g["types"] for g in res(LUHN_13)] == [[], [], ["pan"]]
+
+
+def test_card_regex_and_issuer_table_agree(con: duckdb.DuckDBPyConnection) -> None:
+    # The issuer ranges exist twice in pii.sql: as the candidate regex and as the lookup table that validates
+    # windows of separated runs. Every 4-digit prefix at every length 12-20 must get the same answer from both.
+    disagree, issued = con.execute(
+        "SELECT count(*) FILTER (WHERE regexp_full_match(d, pii_re_pan_iin()) <> pii__iin_ok(d)),"
+        " count(*) FILTER (WHERE pii__iin_ok(d)) FROM (SELECT lpad(p::VARCHAR, 4, '0') || repeat('0', n - 4) AS d"
+        " FROM range(10000) a(p), range(12, 21) b(n))"
+    ).fetchone()  # type: ignore[misc]
+    assert disagree == 0
+    assert issued == 7122  # a change to either encoding shows up here
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -360,6 +373,7 @@ NOT_SECRETS = cases(
     '{"password": null, "has_password": true, "password_numeric": 123456}',  # unquoted JSON: left alone
     "pk_live_j5krY8XTgIcDaHDb3YrsAfCl", "sk_live_", "use tok_visa or pm_card_visa", "card_declined",
     '"cart_token": "68778783ad298f1c80c3bafcddeea02f"',
+    "env PWD=/home/deploy OLDPWD=/tmp secret_file=/run/secrets/db",  # paths, not credentials
 )
 
 

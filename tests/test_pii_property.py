@@ -20,7 +20,7 @@ from breachline import pii
 
 # network: (issuer prefix ranges as (low, high) strings of equal length, issued lengths)
 NETWORKS: dict[str, tuple[list[tuple[str, str]], list[int]]] = {
-    "visa": ([("4", "4")], [13, 16, 19]),
+    "visa": ([("4", "4")], [16, 19]),  # 13-digit Visa is no longer issued: not reported
     "mastercard": ([("51", "55"), ("2221", "2720")], [16]),
     "amex": ([("34", "34"), ("37", "37")], [15]),
     "discover": ([("6011", "6011"), ("644", "649"), ("65", "65")], [16, 17, 18, 19]),
