@@ -323,3 +323,14 @@ def test_incoming_webhook_posts_every_message_without_threads(world: World) -> N
     assert summary.pending == 0
     hooks = world.slack.control.state()["webhook_messages"]
     assert len(hooks) == 2 and "[inc-" in hooks[1]["text"]  # root + reply; the link update is skipped
+
+
+def test_rows_held_by_a_config_problem_do_not_hide_the_others(world: World) -> None:
+    # Eight incidents whose channel is missing come first in the outbox; one worker takes four rows at a time.
+    for i in range(8):
+        add_alert(world.con, f"b{i}", playbook="other", user=f"user{i}")
+    add_alert(world.con, "a0", at=T0 + timedelta(minutes=1))
+    assign(world.con, {**POLICY, "other": IncidentPolicy(slack_channel="#nowhere", alert_budget_per_hour=None)}, T0)
+    summary = world.deliver(T0, workers=1, config_error_threshold=1)
+    assert len(summary.errors) == 1 and "#nowhere" in summary.errors[0]
+    assert len(world.roots()) == 1 and len(world.issues()) == 9

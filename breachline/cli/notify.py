@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 
 from breachline.cli.common import add_store_options, config_from_args, print_json
-from breachline.config import Config
 from breachline.store import open_store
-from correlators.incidents import IncidentPolicy
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -19,16 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.set_defaults(func=run)
 
 
-def load_policies(config: Config) -> Mapping[str, IncidentPolicy]:
-    """Each playbook's IncidentPolicy (severity, suppress_for, after_close, budget, notify targets, runbook)."""
-    from breachline.pipeline import incident_policies, load_configured_playbooks
-
-    return incident_policies(load_configured_playbooks(config))
-
-
 def run(args: argparse.Namespace) -> int:
     from connectors.outbox import notify
     from connectors.sinks import DeliverySettings, build_sinks
+    from correlators.incidents import load_policies
 
     config = config_from_args(args)
     settings = DeliverySettings.from_config(config)

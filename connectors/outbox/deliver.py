@@ -194,7 +194,8 @@ def _next_calls(
     for _ in range(50):  # settling a row exposes the next one in its queue; bounded for safety
         all_heads, later = _scan(con, now, run.sinks.settings.settle_seconds)
         due = [h for h in all_heads
-               if h.next_attempt_at <= now and h.queue not in busy and (h.target, None) not in run.disabled]
+               if h.next_attempt_at <= now and h.queue not in busy and h.queue not in run.skipped
+               and (h.target, None) not in run.disabled]
         if not due:
             return []
         due = [dataclasses.replace(h, payload=parse_payload(h.payload)) for h in due[:limit]]
