@@ -53,7 +53,7 @@ class Digest:
     def digest_id(self) -> str:
         """Stable for one period: a retried or rerun digest finds its earlier message instead of posting again."""
         hours = (self.until - self.since).total_seconds() / 3600
-        return f"digest-{self.until:%Y%m%dT%H%MZ}-{hours:g}h"
+        return f"digest-{self.until:%Y%m%dT%H%M%SZ}-{hours:g}h"
 
     def as_dict(self) -> dict[str, Any]:
         return {"digest_id": self.digest_id, "since": self.since.isoformat(), "until": self.until.isoformat(),

@@ -1,13 +1,17 @@
 """End to end through Prefect: the repository's own prefect.yaml deployed to a local server, a process worker,
-the `pipeline` deployment run against a generated store, Jira and Slack emulators as separate processes.
+the `pipeline` deployment run against a generated store, Jira and Slack emulators as separate processes, then the
+`digest` deployment.
 
 What must hold afterwards: every incident in DuckDB has exactly one Jira ticket and one Slack root message, the
-keys/ts recorded in DuckDB are the ones the services hold, and nothing is left in the outbox. The tokens reach the
-flow only through the worker's environment (the variables breachline.toml names), as they would in production.
+keys/ts recorded in DuckDB are the ones the services hold, nothing is left in the outbox, each opened incident
+emitted its event, and one digest reached the Slack channel with the store's alert counts. The tokens reach the
+flows only through the worker's environment (the variables breachline.toml names), as they would in production.
+Stopping the worker, then the server, must leave no process behind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
@@ -89,18 +93,50 @@ def _write_config(paths: DemoPaths, jira_url: str, slack_url: str) -> None:
     write_demo_config(paths, delivery)
 
 
-def _incidents(db: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """(incidents that speak for themselves, i.e. not folded into a digest; every incident id opened)"""
+def _store_facts(db: Path) -> dict[str, Any]:
     from breachline.store import open_store
 
-    with open_store(db, read_only=True, migrate_schema=False, wait_seconds=10) as con:
-        opened = [r[0] for r in con.execute("SELECT incident_id FROM incidents").fetchall()]
-        cur = con.execute("SELECT incident_id, status, jira_key, slack_channel_id, slack_ts FROM incidents"
-                          " WHERE status <> 'folded' ORDER BY incident_id")
+    with open_store(db, read_only=True, migrate_schema=False, wait_seconds=60) as con:
+        cur = con.execute("SELECT incident_id, jira_key, slack_channel_id, slack_ts FROM incidents"
+                          " WHERE status <> 'folded' ORDER BY incident_id")  # folded ones speak via their digest
         names = [d[0] for d in cur.description]
-        incidents = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        outbox = dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY 1").fetchall())
-    return [{**i, "_outbox": outbox} for i in incidents], opened
+        return {
+            "incidents": [dict(zip(names, r, strict=True)) for r in cur.fetchall()],
+            "opened": [r[0] for r in con.execute("SELECT incident_id FROM incidents").fetchall()],
+            "outbox": dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY 1").fetchall()),
+            "alerts": dict(con.execute("SELECT playbook_id, count(*) FROM alerts GROUP BY 1").fetchall()),
+        }
+
+
+def _check_jira(jira_url: str, incidents: list[dict[str, Any]]) -> None:
+    """One ticket per incident (label bl-<hash>), and the key DuckDB recorded is that ticket's."""
+    by_label = {"bl-" + i["incident_id"].split("-", 1)[1]: i for i in incidents}
+    issues = Control(jira_url).state()["issues"]
+    labels = Counter(label for issue in issues for label in issue["labels"] if label.startswith("bl-"))
+    assert set(labels) == set(by_label), "one Jira ticket per incident, and none for anything else"
+    assert max(labels.values()) == 1 and len(issues) == len(incidents), f"duplicate tickets: {labels}"
+    for issue in issues:
+        label = next(lb for lb in issue["labels"] if lb.startswith("bl-"))
+        assert by_label[label]["jira_key"] == issue["key"], f"{label}: DuckDB records another ticket key"
+
+
+def _slack_messages(slack_url: str, event_type: str) -> list[tuple[str, dict[str, Any]]]:
+    """(channel id, message) for every top-level message whose metadata has this event type."""
+    return [(cid, msg) for cid, channel in Control(slack_url).state()["channels"].items()
+            for msg in channel["messages"] if (msg.get("metadata") or {}).get("event_type") == event_type]
+
+
+def _check_slack(slack_url: str, incidents: list[dict[str, Any]]) -> None:
+    """One root message (thread) per incident, and the channel/ts DuckDB recorded is that message's."""
+    roots: dict[str, tuple[str, str]] = {}
+    for channel_id, msg in _slack_messages(slack_url, ROOT_EVENT):
+        iid = msg["metadata"]["event_payload"]["incident_id"]
+        assert iid not in roots, f"two root messages for {iid}"
+        roots[iid] = (channel_id, msg["ts"])
+    assert set(roots) == {i["incident_id"] for i in incidents}, "one Slack thread per incident"
+    for i in incidents:
+        assert (i["slack_channel_id"], i["slack_ts"]) == roots[i["incident_id"]], (
+            f"{i['incident_id']}: DuckDB records another Slack message")
 
 
 def _run_diagnostics(client: Any, run_id: Any) -> str:
@@ -115,7 +151,7 @@ def _run_diagnostics(client: Any, run_id: Any) -> str:
         return f"(flow run diagnostics unavailable: {exc})"
 
 
-def test_pipeline_deployment_delivers_each_incident_once(tmp_path: Path, stack: Stack) -> None:
+def test_deployments_deliver_each_incident_once_and_the_digest(tmp_path: Path, stack: Stack) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.events.filters import EventFilter, EventNameFilter
@@ -172,24 +208,37 @@ def test_pipeline_deployment_delivers_each_incident_once(tmp_path: Path, stack: 
         assert not dep.job_variables, "nothing (least of all a secret) belongs in job_variables"
 
         run = client.create_flow_run_from_deployment(dep.id, parameters={"config_path": str(paths.config)})
-        mark(f"flow run {run.name} created")
+        mark(f"pipeline run {run.name} created")
 
-        def finished() -> Any:
-            current = client.read_flow_run(run.id)
+        def finished(run_id: Any) -> Any:
+            current = client.read_flow_run(run_id)
             return current if current.state and current.state.is_final() else None
 
-        try:
-            final = wait_for("the pipeline run to finish", finished, 300, procs=[worker, server.proc], interval=1)
-        except ProcessError as exc:
-            raise ProcessError(f"{exc}\n{_run_diagnostics(client, run.id)}") from None
-        t_run = mark(f"flow run {final.state_name}")
-        assert final.state and final.state.is_completed(), (
-            f"{_run_diagnostics(client, run.id)}\n{stack.describe()}")
+        def wait_run(what: str, run_id: Any, timeout: float) -> Any:
+            try:
+                final = wait_for(what, lambda: finished(run_id), timeout, procs=[worker, server.proc], interval=1)
+            except ProcessError as exc:
+                raise ProcessError(f"{exc}\n{_run_diagnostics(client, run_id)}") from None
+            assert final.state and final.state.is_completed(), (
+                f"{_run_diagnostics(client, run_id)}\n{stack.describe()}")
+            return final
+
+        wait_run("the pipeline run to finish", run.id, 300)
+        t_run = mark("pipeline run completed")
+        # The daily digest, over the day up to now (by default it stops at the start of the hour), while this
+        # test checks the pipeline's results: it only reads the store.
+        digest_run = client.create_flow_run_from_deployment(
+            client.read_deployment_by_name("digest/digest").id,
+            parameters={"config_path": str(paths.config), "until": dt.datetime.now(dt.UTC).isoformat()})
+
         artifacts = {a.key for a in client.read_artifacts() if a.key}
         assert {"ingest-summary", "correlate-summary", "notify-summary"} <= artifacts
-
-        incidents, opened = _incidents(paths.db)
+        facts = _store_facts(paths.db)
+        incidents = facts["incidents"]
         assert incidents, "the injected scenarios must open incidents"
+        assert facts["outbox"].keys() == {"sent"}, f"outbox not fully delivered: {facts['outbox']}"
+        _check_jira(jira_url, incidents)
+        _check_slack(slack_url, incidents)
 
         # One `breachline.incident.opened` event per incident opened (folded ones too), for automations. The
         # server persists events asynchronously: wait for them, boundedly.
@@ -201,35 +250,23 @@ def test_pipeline_deployment_delivers_each_incident_once(tmp_path: Path, stack: 
                 page = client.read_events_page(str(page.next_page))
                 ids += [e.resource.id for e in page.events]
             ids.sort()
-            return ids if len(ids) >= len(opened) else None
+            return ids if len(ids) >= len(facts["opened"]) else None
 
         assert wait_for("incident events", events, 60, procs=[server.proc]) == sorted(
-            f"breachline.incident.{iid}" for iid in opened)
+            f"breachline.incident.{iid}" for iid in facts["opened"])
 
-    assert incidents[0]["_outbox"].keys() == {"sent"}, f"outbox not fully delivered: {incidents[0]['_outbox']}"
-    by_label = {"bl-" + i["incident_id"].split("-", 1)[1]: i for i in incidents}
+        wait_run("the digest run to finish", digest_run.id, 180)
+        t_digest = mark("digest run completed")
+        assert any(a.key == "breachline-digest" for a in client.read_artifacts())
 
-    issues = Control(jira_url).state()["issues"]
-    labels = Counter(label for issue in issues for label in issue["labels"] if label.startswith("bl-"))
-    assert set(labels) == set(by_label), "one Jira ticket per incident, and none for anything else"
-    assert max(labels.values()) == 1 and len(issues) == len(incidents), f"duplicate tickets: {labels}"
-    for issue in issues:
-        label = next(lb for lb in issue["labels"] if lb.startswith("bl-"))
-        assert by_label[label]["jira_key"] == issue["key"], f"{label}: DuckDB records another ticket key"
-
-    roots: dict[str, tuple[str, str]] = {}
-    for channel_id, channel in Control(slack_url).state()["channels"].items():
-        for msg in channel["messages"]:
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == ROOT_EVENT:
-                iid = meta["event_payload"]["incident_id"]
-                assert iid not in roots, f"two root messages for {iid}"
-                roots[iid] = (channel_id, msg["ts"])
-    assert set(roots) == {i["incident_id"] for i in incidents}, "one Slack thread per incident"
-    for i in incidents:
-        assert (i["slack_channel_id"], i["slack_ts"]) == roots[i["incident_id"]], (
-            f"{i['incident_id']}: DuckDB records another Slack message")
+    # The digest went to the [slack] channel, once, and counts what the store holds.
+    digests = _slack_messages(slack_url, "breachline_digest")
+    assert len(digests) == 1, f"one digest message, got {len(digests)}"
+    sections = json.dumps(digests[0][1]["blocks"])
+    for playbook, n in facts["alerts"].items():
+        assert f"*{playbook}*: {n} alerts" in sections, f"digest misses {playbook}: {n} alerts"
 
     # Stopping is part of the test: the fixture asserts no process outlives its group.
     print(json.dumps({"incidents": len(incidents), "server_ready": round(t_server, 1),
-                      "deployed": round(t_deployed, 1), "run_done": round(t_run, 1)}))
+                      "deployed": round(t_deployed, 1), "pipeline_done": round(t_run, 1),
+                      "digest_done": round(t_digest, 1)}))

@@ -153,7 +153,7 @@ def test_digest_renders_without_raw_pii(digest_store: Path) -> None:
     for out in (md, text, json.dumps(blocks)):
         assert "mallory@example.com" not in out and "secops@example.com" not in out
     assert "| admin-export | 4 | 2 (1 folded) | 2 | exc-office-vpn (s***@example.com) ×2" in md
-    assert digest.digest_id == "digest-20250302T0700Z-24h"
+    assert digest.digest_id == "digest-20250302T070000Z-24h"
     assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
 
 
@@ -206,7 +206,7 @@ def test_digest_posts_to_slack_once_even_when_run_again(
     assert second["found_existing"] and second["ts"] == first["ts"]
     channel = slack_emulator.control.state()["channels"][first["channel"]]
     assert len(channel["messages"]) == 1
-    assert channel["messages"][0]["metadata"]["event_payload"] == {"digest_id": "digest-20250302T0700Z-24h"}
+    assert channel["messages"][0]["metadata"]["event_payload"] == {"digest_id": "digest-20250302T070000Z-24h"}
 
 
 def test_digest_prints_through_the_console_sink_without_slack(tmp_path: Path) -> None:
