@@ -12,6 +12,7 @@ Conditions (`compile_condition`) are two-valued: TRUE or FALSE, never NULL.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -46,6 +47,7 @@ from correlators.jsonlogic.sqlvalues import (
 )
 from correlators.jsonlogic.values import UNDEFINED, is_number, to_string
 
+_RESERVED = re.compile(r"jl[a-z_]*[0-9]+", re.IGNORECASE)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # how TIMESTAMP columns read as strings (event_record does the same)
 
 
@@ -188,6 +190,9 @@ class SqlCompiler:
         return f("json_object", *pairs)
 
     def column_val(self, parts: tuple[str, ...], dtype: str) -> Val:
+        if _RESERVED.fullmatch(parts[0]):
+            # the compiler names its lambda parameters like this; a column of that name would be shadowed
+            raise JsonLogicError("schema", f"column name {parts[0]!r} is reserved for compiled SQL (jl<letters><digits>)")
         kind, elem = type_kind(dtype)
         col = t.Column(parts)
         ref = ("col", *parts)
