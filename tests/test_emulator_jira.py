@@ -12,7 +12,7 @@ from jira import JIRA, JIRAError
 
 from tests.emulators.common import Control
 from tests.emulators.fixtures import Running, jira_cloud_emulator, jira_emulator  # noqa: F401
-from tests.emulators.jira import JqlError, parse_jql
+from tests.emulators.jql import JqlError, parse_jql
 
 REPO = Path(__file__).resolve().parents[1]
 
