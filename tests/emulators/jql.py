@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# The emulator's workflow: status name -> id and (category key, category name, category id).
 STATUSES: dict[str, dict[str, Any]] = {
     "To Do": {"id": "10000", "category": ("new", "To Do", 2)},
     "In Progress": {"id": "3", "category": ("indeterminate", "In Progress", 4)},
     "Done": {"id": "10001", "category": ("done", "Done", 3)},
 }
+
 
 class JqlError(ValueError):
     pass
