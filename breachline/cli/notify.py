@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 def run(args: argparse.Namespace) -> int:
     from connectors.outbox import notify
     from connectors.sinks import DeliverySettings, build_sinks
-    from correlators.incidents import load_policies
+    from breachline.pipeline import incident_policies, load_configured_playbooks
 
     config = config_from_args(args)
     settings = DeliverySettings.from_config(config)
@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     sinks = build_sinks(settings, console=sys.stderr if args.json else None)
     try:
         with open_store(config.db_path) as con:
-            result = notify(con, load_policies(config), sinks)
+            # the playbooks' policies plus the built-in blind-spot one, as the notify flow uses them
+            result = notify(con, incident_policies(load_configured_playbooks(config)), sinks)
     finally:
         sinks.close()
     d, a = result.delivery, result.assigned

@@ -105,11 +105,3 @@ def _opt_str(value: object, key: str) -> str | None:
         raise PlaybookError(f"{key}: expected a non-empty string")
     return value
 
-
-def load_policies(config: Any) -> dict[str, IncidentPolicy]:
-    """Each configured playbook's policy (the shipped library and `[playbooks] dirs`, as the commands load them).
-    A playbook without one gets `IncidentPolicy()` from assign()."""
-    from correlators.playbooks import configured_playbook_dirs, load_playbooks
-
-    dirs = [d for d in configured_playbook_dirs(config.playbook_dirs, config.use_shipped_playbooks) if d.is_dir()]
-    return {pb.id: pb.incident_policy() for pb in load_playbooks(dirs)}
