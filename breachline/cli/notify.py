@@ -17,9 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 
 def run(args: argparse.Namespace) -> int:
+    from breachline.pipeline import incident_policies, load_configured_playbooks
     from connectors.outbox import notify
     from connectors.sinks import DeliverySettings, build_sinks
-    from breachline.pipeline import incident_policies, load_configured_playbooks
 
     config = config_from_args(args)
     settings = DeliverySettings.from_config(config)
