@@ -27,14 +27,16 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported (start-up matters for scripts and
+    Prefect runs: some command modules pull in numpy or Prefect)."""
     parser = argparse.ArgumentParser(
         prog="breachline",
         description="Find data leaks and privilege abuse in store logs; alert once per incident.",
     )
     parser.add_argument("--version", action="version", version=f"breachline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"breachline.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -46,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMAND_MODULES else None)
+    args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
