@@ -341,6 +341,7 @@ SECRET_MASKS = {
     "id AKIAIOSFODNN7EXAMPLE": "id AKIA[REDACTED:secret]",
     "ASIAY34FZKBOKMUTVV7A": "ASIA[REDACTED:secret]",
     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "aws_secret_access_key = [REDACTED:secret]",
+    "aws_secret_access_key=/JalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "aws_secret_access_key=[REDACTED:secret]",
     "token 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": "token ghp_[REDACTED:secret]",
     "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456":
         "github_pat_[REDACTED:secret]",
@@ -373,7 +374,7 @@ NOT_SECRETS = cases(
     '{"password": null, "has_password": true, "password_numeric": 123456}',  # unquoted JSON: left alone
     "pk_live_j5krY8XTgIcDaHDb3YrsAfCl", "sk_live_", "use tok_visa or pm_card_visa", "card_declined",
     '"cart_token": "68778783ad298f1c80c3bafcddeea02f"',
-    "env PWD=/home/deploy OLDPWD=/tmp secret_file=/run/secrets/db",  # paths, not credentials
+    "env PWD=/home/deploy OLDPWD=/tmp secret_file=/run/secrets/db",  # directories and files, not credentials
 )
 
 

@@ -336,21 +336,34 @@ CREATE OR REPLACE MACRO pii__b64json_ok(s) AS
         translate(rtrim(s, '='), '-_', '+/') || repeat('=', (4 - length(rtrim(s, '=')) % 4) % 4))))), false);
 
 -- A value that stands for a credential without being one: null, true, ****, ${VAR}, $VAR, {{var}}, %(var)s,
--- #{var}, <hidden>, an already masked [REDACTED:...] / [FILTERED], or a file path (PWD=/home/deploy in an
--- environment dump, secret_file=/run/secrets/db).
+-- #{var}, <hidden>, or an already masked [REDACTED:...] / [FILTERED].
 CREATE OR REPLACE MACRO pii__placeholder(v) AS
-    v = '' OR replace(v, '*', '') = '' OR starts_with(v, '/')
+    v = '' OR replace(v, '*', '') = ''
     OR lower(v) IN ('null', 'none', 'nil', 'true', 'false', 'undefined', 'redacted', 'hidden', 'masked')
     OR starts_with(v, '${') OR starts_with(v, '{{') OR starts_with(v, '%(') OR starts_with(v, '#{')
     OR starts_with(v, '<') OR starts_with(v, '[')
     OR (starts_with(v, '$') AND translate(substr(v, 2), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_', '') = '');
 
--- A secret match is real unless it is a JWT look-alike that does not decode to JSON, or its value is a placeholder.
+-- The value of a credential match for the placeholder test: a URL credential's password, what follows an
+-- assignment's first ':' or '=', a token itself; without blanks, quotes or a trailing '@'. Cheaper than
+-- pii__secret_keep, which only the masker needs.
+CREATE OR REPLACE MACRO pii__secret_value(m) AS
+    rtrim(ltrim(CASE
+        WHEN contains(m, '://') AND ends_with(m, '@')  -- scheme://user:password@
+            THEN substr(m, strpos(m, '://') + 3 + strpos(substr(m, strpos(m, '://') + 3), ':'))
+        WHEN contains(m, '://') THEN m  -- a webhook URL is a token
+        WHEN starts_with(m, '//') THEN substr(m, strpos(m, '=') + 1)  -- .npmrc
+        ELSE substr(m, coalesce(pii__first_sep(m), 0) + 1) END, ' >"''\' || chr(9)), '@');
+
+-- A secret match is real unless it is a JWT look-alike whose header and payload do not decode to JSON, its value
+-- is a placeholder, or it is the working directory of an environment dump (PWD=/home/deploy, OLDPWD=/tmp). The
+-- JWT test sits in a lambda of its own: set up only in chunks that hold a JWT.
 CREATE OR REPLACE MACRO pii__secret_ok(m) AS
     CASE WHEN starts_with(m, 'eyJ')
-         THEN pii__b64json_ok(string_split(m, '.')[1]) AND pii__b64json_ok(string_split(m, '.')[2])
-         ELSE list_transform([rtrim(ltrim(substr(m, pii__secret_keep(m) + 1), '"'''), '@')], lambda so_v:
-                  NOT pii__placeholder(so_v))[1] END;
+         THEN list_transform([string_split(m, '.')], lambda so_p:
+                  pii__b64json_ok(so_p[1]) AND pii__b64json_ok(so_p[2]))[1]
+         WHEN (starts_with(lower(m), 'pwd') OR starts_with(lower(m), 'oldpwd')) AND contains(m, '/') THEN false
+         ELSE NOT pii__placeholder(pii__secret_value(m)) END;
 
 CREATE OR REPLACE MACRO pii__mask_secret(m) AS
     left(m, pii__secret_keep(m)) || '[REDACTED:secret]' || CASE WHEN ends_with(m, '@') THEN '@' ELSE '' END;
