@@ -33,7 +33,8 @@ def notify_flow(
         ["incidents opened", "repeats", "sent", "retried", "dead", "pending"],
     )
     for inc in incidents_opened_since(config, started):
-        emit("breachline.incident.opened", f"breachline.incident.{inc['incident_id']}", inc)
+        emit("breachline.incident.opened", f"breachline.incident.{inc['incident_id']}", inc,
+             {"breachline.playbook": inc["playbook_id"], "breachline.severity": inc["severity"]})
     if d.newly_dead:
         emit("breachline.delivery.dead_letter", f"breachline.db.{config.db_path.name}",
              {"count": d.newly_dead, "errors": d.errors})

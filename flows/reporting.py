@@ -23,6 +23,8 @@ def publish_table(key: str, title: str, rows: Sequence[Mapping[str, Any]], colum
     create_markdown_artifact(markdown=f"## {title}\n\n{markdown_table(rows, columns)}", key=key, description=title)
 
 
-def emit(event: str, resource_id: str, payload: Mapping[str, Any]) -> None:
+def emit(event: str, resource_id: str, payload: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> None:
+    """Labels go on the resource, where automations can match them (e.g. breachline.severity: critical)."""
     plain = json.loads(json.dumps(dict(payload), default=str))  # datetimes and the like as text
-    emit_event(event=event, resource={"prefect.resource.id": resource_id}, payload=plain)
+    resource = {"prefect.resource.id": resource_id, **{k: str(v) for k, v in (labels or {}).items()}}
+    emit_event(event=event, resource=resource, payload=plain)
