@@ -3,8 +3,8 @@
 Ingest runs the macros over millions of events inside its own DuckDB connection (`install_pii_macros`). Everything
 that leaves breachline (Jira, Slack, console, evidence JSON) passes through `redact` / `redact_obj`, which run the
 same macros on a private in-process DuckDB: the outbound redactor cannot drift from what ingest detects, because
-there is no second copy of the patterns. Outbound text is small, so the per-call cost (well under a millisecond
-per string, see docs/performance.md) does not matter.
+there is no second copy of the patterns. Each call costs ~0.1 s of query planning whatever its size, and a
+thousand strings little more than one (docs/performance.md): batch with `redact_texts` / `redact_obj`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _private() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:")
         # Inputs here are small; one thread avoids scheduling overhead and leaves the cores to ingest. These
         # optimizers spend ~150 ms per query on the macros' large expression trees and have nothing to do in a
-        # one-table projection (measured: a redact call drops from ~380 to ~220 ms).
+        # one-table projection (measured on a loaded machine: a redact call went from ~380 to ~220 ms).
         con.execute("SET threads = 1")
         con.execute("SET disabled_optimizers = 'projection_pullup,join_order,statistics_propagation'")
         install_pii_macros(con)
@@ -55,10 +55,14 @@ def _run(macro: str, texts: Sequence[str | None]) -> list[Any]:
     if not texts:
         return []
     with _lock:
-        rows = _private().execute(
-            f"SELECT {macro}(t) FROM (SELECT unnest($texts) AS t, generate_subscripts($texts, 1) AS i) ORDER BY i",
-            {"texts": list(texts)},
-        ).fetchall()
+        try:
+            rows = _private().execute(
+                f"SELECT {macro}(t) FROM (SELECT unnest($texts) AS t, generate_subscripts($texts, 1) AS i) ORDER BY i",
+                {"texts": list(texts)},
+            ).fetchall()
+        except duckdb.Error as exc:
+            # Fail closed: a caller that cannot redact must not send the text.
+            raise StoreError(f"PII {macro} failed on {len(texts)} text(s): {exc}") from exc
     return [row[0] for row in rows]
 
 
