@@ -8,6 +8,8 @@ import shutil
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,16 +84,19 @@ def prefect_api_reachable(url: str | None) -> bool:
         return False
 
 
-def use_local_prefect() -> str:
-    """The configured Prefect API if it answers; otherwise a temporary local server that Prefect starts itself."""
-    from prefect.settings import get_current_settings
+@contextmanager
+def local_prefect() -> Iterator[str]:
+    """The configured Prefect API if it answers; otherwise a temporary local server that Prefect starts itself
+    (settings are already loaded from prefect.toml by then, so they are overridden in place, not via env)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     url = get_current_settings().api.url
     if prefect_api_reachable(url):
-        return f"Prefect server at {url}"
-    os.environ["PREFECT_API_URL"] = ""  # no server: Prefect runs a temporary one for this process
+        yield f"the Prefect server at {url}"
+        return
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    return "a temporary local Prefect server (start one with `prefect server start` to keep run history)"
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield "a temporary local Prefect server (run `prefect server start` to keep the run history)"
 
 
 def run_demo(out: Path, *, days: int, events_per_day: int, seed: int, use_prefect: bool) -> dict[str, Any]:
@@ -113,11 +118,11 @@ def run_demo(out: Path, *, days: int, events_per_day: int, seed: int, use_prefec
         f"{len(summary.scenarios)} injected incidents")
 
     if use_prefect:
-        where = use_local_prefect()
-        say(f"2/3 running the pipeline flow (ingest → correlate → notify) on {where}")
         from flows.pipeline import pipeline_flow
 
-        pipeline_flow(config_path=str(paths.config), console_path=str(paths.console))
+        with local_prefect() as where:
+            say(f"2/3 running the pipeline flow (ingest → correlate → notify) on {where}")
+            pipeline_flow(config_path=str(paths.config), console_path=str(paths.console))
     else:
         say("2/3 running the pipeline (ingest → correlate → notify) without Prefect")
         from breachline.pipeline import correlate_step, ingest_step, notify_step
