@@ -91,13 +91,18 @@ class Ctx:
         self.slots = FieldSlots()
         self.conds: list[tuple[str, str]] = []
         self._cond_names: dict[str, str] = {}
-        self.cond_paths: dict[str, list[str]] = {}  # base column -> the rule paths it stands for (explain)
+        self.cond_paths: dict[str, list[str]] = {}
+        self.selectors: set[str] = set()  # base column -> the rule paths it stands for (explain)
         self.exc_cols = [f"x{i}" for i in range(len(playbook.exceptions))]
         self.components: list[FirstSeenComponent] = []
 
-    def cond(self, rule: Rule) -> str:
-        """The base column holding `rule` for each event (identical rules share one column)."""
+    def cond(self, rule: Rule, *, selects: bool = True) -> str:
+        """The base column holding `rule` for each event (identical rules share one column). `selects`: an
+        event matching it is needed (a step, a where); an aggregate filter only refines events selected
+        otherwise, so it must not pull every event it matches into the scan's result."""
         sql = self.compile_rule(rule)
+        if selects:
+            self.selectors.add(sql)
         if sql not in self._cond_names:
             name = f"m{len(self.conds)}"
             self.conds.append((name, sql))
@@ -151,7 +156,7 @@ class Ctx:
             where.append(f'"time" <= {ts(self.bounds.decide_until)}')
         # The conditions go in WHERE too: as a filter DuckDB evaluates them with selection vectors (an AND stops
         # at its first false conjunct per row) and builds the columns below only for the rows that pass.
-        any_cond = " OR ".join(f"({sql})" for _, sql in self.conds) or "FALSE"
+        any_cond = " OR ".join(f"({sql})" for _, sql in self.conds if sql in self.selectors) or "FALSE"
         where.append(f"({any_cond})")
         return cte("base", f"SELECT {', '.join(select)}\nFROM events\nWHERE {' AND '.join(where)}",
                    materialized=True)

@@ -69,10 +69,24 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 def watermark(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The newest trustworthy event time in the store (None when it is empty)."""
+    return _watermark(con, None)[0]
+
+
+def _watermark(con: duckdb.DuckDBPyConnection, ingested_from: dt.datetime | None
+               ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(newest trustworthy event time, newest ingest time) over the events ingested at or after
+    `ingested_from` (all events when None). Ingest times grow with each load, so with a bound only the last
+    row groups are read: an incremental run does not scan the history to find out where it is."""
+    where = "WHERE ingested_at >= ?" if ingested_from is not None else ""
     row = con.execute(
-        f'SELECT max("time") FROM events WHERE "time" <= ingested_at + INTERVAL {int(CLOCK_SKEW.total_seconds())} SECOND'
+        f'SELECT max("time") FILTER (WHERE "time" <= ingested_at + INTERVAL {int(CLOCK_SKEW.total_seconds())} SECOND),'
+        f" max(ingested_at) FROM events {where}",
+        [ingested_from] if ingested_from is not None else [],
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
+
+
+_MARK, _INGESTED = "@mark", "@ingested"  # reserved keys in state_until (step names cannot contain "@")
 
 
 def correlate(
@@ -97,18 +111,32 @@ def correlate(
     prepare(con)
     run_id = uuid.uuid4().hex[:12]
     started = now or dt.datetime.now(dt.UTC)
-    mark = watermark(con)
+    playbooks = list(playbooks)
+    mark, ingested = _current_mark(con, playbooks)
     plans = [_plan(con, pb, mark, i, flush=flush, since=since, started=started) for i, pb in enumerate(playbooks)]
     todo = [p for p in plans if p.table]
     try:
         _fetch_samples(con, [p.table for p in todo])
         for p in todo:
-            _commit(con, p, mark, flush=flush, run_id=run_id, started=started)
+            _commit(con, p, mark, ingested, flush=flush, run_id=run_id, started=started)
     finally:
         for p in todo:
             con.execute(f"DROP TABLE IF EXISTS {p.table}")
         con.execute("DROP TABLE IF EXISTS bl_sample_rows")
     return [p.res for p in plans]
+
+
+def _current_mark(con: duckdb.DuckDBPyConnection, playbooks: list[Playbook]
+                  ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The watermark: from the events ingested since the last run when every playbook has run before (the
+    marks stored then are the floor), else from all events."""
+    saved = [s[3] for s in (_state(con, pb) for pb in playbooks) if s is not None]
+    if playbooks and len(saved) == len(playbooks) and all(_MARK in s and _INGESTED in s for s in saved):
+        floor = max(dt.datetime.fromisoformat(s[_MARK]) for s in saved)
+        since_ingest = min(dt.datetime.fromisoformat(s[_INGESTED]) for s in saved)
+        mark, ingested = _watermark(con, since_ingest)
+        return max(floor, mark) if mark else floor, ingested or since_ingest
+    return _watermark(con, None)
 
 
 def _state(con: duckdb.DuckDBPyConnection, pb: Playbook) -> tuple[int, dt.datetime, dt.datetime, dict[str, Any]] | None:
@@ -143,13 +171,11 @@ def _plan(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | None
     state = _state(con, pb)
     final_prev = state[1] if state else since
     final_new = INFINITY if flush else mark - pb.lateness
-    if state is not None:
-        res.late_events = _late_events(con, state[2], state[1])
+    if state is not None and state[3].get(_INGESTED):
+        res.late_events = _late_events(con, dt.datetime.fromisoformat(state[3][_INGESTED]), state[1])
     if final_prev is not None and final_new <= final_prev:
         res.note = "nothing new is final yet"
         res.decided_after = final_prev
-        if state is not None and res.late_events:
-            con.execute("UPDATE correlation_state SET last_run_at = ? WHERE playbook_id = ?", [started, pb.id])
         return plan
     res.decided_after, res.decided_until = final_prev, (None if flush else final_new)
     plan.final_new = final_new
@@ -176,15 +202,16 @@ def _plan(con: duckdb.DuckDBPyConnection, pb: Playbook, mark: dt.datetime | None
     return plan
 
 
-def _commit(con: duckdb.DuckDBPyConnection, plan: _Plan, mark: dt.datetime | None, *, flush: bool, run_id: str,
-            started: dt.datetime) -> None:
+def _commit(con: duckdb.DuckDBPyConnection, plan: _Plan, mark: dt.datetime | None, ingested: dt.datetime | None,
+            *, flush: bool, run_id: str, started: dt.datetime) -> None:
     t0 = time.perf_counter()
     pb, res = plan.pb, plan.res
     assert mark is not None and plan.final_new is not None
     con.execute("BEGIN TRANSACTION")
     try:
         res.alerts, res.suppressed = _record(con, pb, plan.table)
-        new_until: dict[str, str | None] = {}
+        new_until: dict[str, str | None] = {_MARK: mark.isoformat(),
+                                            _INGESTED: ingested.isoformat() if ingested else None}
         for comp in components_of(pb):
             upto = mark - pb.lateness - comp.keep_back if not flush else mark
             start = plan.state_until.get(comp.key)
@@ -227,9 +254,10 @@ def _component_start(con: duckdb.DuckDBPyConnection, pb: Playbook, comp: FirstSe
     return upto
 
 
-def _late_events(con: duckdb.DuckDBPyConnection, last_run_at: dt.datetime, final_until: dt.datetime) -> int:
+def _late_events(con: duckdb.DuckDBPyConnection, ingested_through: dt.datetime, final_until: dt.datetime) -> int:
+    """Events ingested after the last run whose time was already final then: they will never be correlated."""
     row = con.execute(
-        'SELECT count(*) FROM events WHERE ingested_at > ? AND "time" <= ?', [last_run_at, final_until]
+        'SELECT count(*) FROM events WHERE ingested_at > ? AND "time" <= ?', [ingested_through, final_until]
     ).fetchone()
     return int(row[0]) if row else 0
 

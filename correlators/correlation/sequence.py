@@ -59,12 +59,15 @@ def build(ctx: Ctx, spec: SequenceSpec) -> list[str]:
                 parts.append(f'SELECT {group_select(n, slots)}, "time" FROM base WHERE {m} AND {nn}')
             ctes.append(cte(f"z{i}", "\nUNION ALL\n".join(parts), materialized=True))
 
-    # Chains.
+    # Chains. Anchors only in groups that have events of every later present step (a semi-join per step):
+    # a scanner with thousands of WAF hits that never reaches the application starts no chain at all.
+    later = " AND ".join(f"({g}) IN (SELECT {g} FROM s{j})" for j in range(2, len(present) + 1)) or "TRUE"
+    ctes.append(cte("s1_live", f"SELECT * FROM s1 WHERE {later}"))
     chain_cols = [g]
-    first = f'SELECT {g}, event_id AS e1, "time" AS t1 FROM s1'
+    first = f'SELECT {g}, event_id AS e1, "time" AS t1 FROM s1_live'
     if gaps[0]:
         first = f"""SELECT {cols('g', n, 's')}, s.event_id AS e1, s."time" AS t1
-FROM s1 s ASOF LEFT JOIN z0 z ON {join_on(n, 's', 'z')} AND s."time" >= z."time"
+FROM s1_live s ASOF LEFT JOIN z0 z ON {join_on(n, 's', 'z')} AND s."time" >= z."time"
 WHERE z."time" IS NULL OR z."time" < s."time" - {w}"""
     ctes.append(cte("c1", first))
     chain_cols.append("e1, t1")

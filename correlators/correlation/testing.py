@@ -87,6 +87,8 @@ def run_test(pb: Playbook, test: PlaybookTest) -> TestOutcome:
     con = connect(":memory:")
     try:
         insert_events(con, test.events)
+        # the compiled SQL runs as in production: no files, no network
+        con.execute("SET enable_external_access = false")
         correlate(con, [pb], flush=True)
         groups = [json.loads(r[0]) for r in con.execute(
             "SELECT group_values FROM alerts WHERE playbook_id = ? ORDER BY first_seen, alert_id", [pb.id]).fetchall()]

@@ -63,7 +63,7 @@ def build(ctx: Ctx, spec: ThresholdSpec) -> list[str]:
         fn = {"count": f"count({col})" if agg.field else "count(*)", "distinct": f"count(DISTINCT {col})",
               "sum": f"sum({col})", "min": f"min({col})", "max": f"max({col})"}[agg.fn]
         if agg.where is not None:
-            agg_inputs.append(f"{ctx.cond(agg.where)} AS w{i}")
+            agg_inputs.append(f"{ctx.cond(agg.where, selects=False)} AS w{i}")
             fn += f" FILTER (WHERE w{i})"
         expr = f"{fn} OVER win"
         if agg.fn == "sum":
