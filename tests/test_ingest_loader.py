@@ -89,7 +89,7 @@ def test_mixed_good_and_broken_input_loses_nothing(store: duckdb.DuckDBPyConnect
     assert events == 51 + partial
     reasons = dict(store.execute("SELECT line, reason FROM quarantine WHERE location LIKE '%a.jsonl'").fetchall())
     assert reasons[53] == "invalid JSON"
-    assert reasons[54] == "not a JSON object"
+    assert reasons[54] == "not a JSON object (array)"
     assert "timestamp" in reasons[55] and "timestamp" in reasons[56]
     assert reasons[57].startswith("invalid UTF-8")
     gz_reason = store.execute("SELECT reason FROM quarantine WHERE location LIKE '%b.jsonl.gz'").fetchall()

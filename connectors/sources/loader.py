@@ -26,7 +26,12 @@ from connectors.sources.framing import Reject
 from connectors.sources.locations import FINGERPRINT_BYTES, SourceObject
 
 QUARANTINE_TEXT_LIMIT = 64 * 1024
-FLUSH_ROWS = 250_000  # staged records per flush: bounds memory (~ rows x record size) and amortises fixed costs
+# Staged records per flush: bounds memory (~ rows x record size), amortises the fixed cost per statement, and
+# spans several DuckDB row groups (122,880 rows each) so that both cores work on the PII scan.
+FLUSH_ROWS = 250_000
+# DuckDB keeps written pages cached up to its memory limit (80% of RAM by default): ingest caps it so a large
+# backfill stays within a small machine's memory; DuckDB spills and evicts instead.
+INGEST_MEMORY_LIMIT = "1GB"
 LOADER_SQL = (SQL_DIR / "ingest" / "load_batch.sql").read_text()
 STRUCT_COLUMNS = ("actor", "src", "http", "resource", "dst", "waf")
 
@@ -107,6 +112,7 @@ class Loader:
     stats: IngestStats = field(init=False)
     _sql: dict[str, str] = field(init=False)
     _stage_params: dict[str, object] = field(init=False)
+    _memory_limit: str = field(init=False)
     _staged: int = field(init=False, default=0)
     _rejects: list[tuple[str, Reject]] = field(init=False, default_factory=list)
     _files: dict[str, _FileProgress] = field(init=False, default_factory=dict)
@@ -115,6 +121,8 @@ class Loader:
     def __post_init__(self) -> None:
         self.stats = IngestStats(self.source, self.parser.format)
         install_macros(self.con)
+        self._memory_limit = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         self._sql = render_loader_sql(self.con, self.parser.normalise_sql("bl_records"), self.options.mask_pii)
         self._stage_params = {"tenant": self.tenant}
         self.con.execute(self._sql["create_stage"])
@@ -154,6 +162,7 @@ class Loader:
         self.flush()
         self.con.execute("DROP TABLE IF EXISTS bl_stage")
         self.con.execute("DROP TABLE IF EXISTS bl_good")
+        self.con.execute(f"SET memory_limit = '{self._memory_limit}'")
         return self.stats
 
     def _resume_point(self, obj: SourceObject) -> tuple[int | None, int]:

@@ -9,7 +9,8 @@ CREATE OR REPLACE TEMP TABLE bl_stage (
     rec_no BIGINT, error VARCHAR, event_id VARCHAR, time TIMESTAMPTZ, category VARCHAR, action VARCHAR,
     outcome VARCHAR, tenant VARCHAR,
     actor {{type:actor}}, src {{type:src}}, http {{type:http}}, resource {{type:resource}}, dst {{type:dst}},
-    waf {{type:waf}}, message VARCHAR, scan_text VARCHAR, raw JSON
+    waf {{type:waf}}, message VARCHAR, scan_text VARCHAR,
+    raw VARCHAR  -- JSON text, cast to JSON once after masking; NULL when it is the record text itself
 );
 
 -- name: stage
@@ -20,7 +21,8 @@ SELECT $location, r.byte_offset, r.text,
        coalesce(s.tenant, $tenant),
        CAST(s.actor AS {{type:actor}}), CAST(s.src AS {{type:src}}), CAST(s.http AS {{type:http}}),
        CAST(s.resource AS {{type:resource}}), CAST(s.dst AS {{type:dst}}), CAST(s.waf AS {{type:waf}}),
-       s.message, s.scan_text, CAST(s.raw AS JSON)
+       s.message, s.scan_text,
+       CASE WHEN CAST(s.raw AS VARCHAR) = r.text THEN NULL ELSE CAST(s.raw AS VARCHAR) END  -- stored once
 FROM ({{parser_sql}}) AS s JOIN bl_records r USING (rec_no);
 
 -- name: quarantine
@@ -37,7 +39,8 @@ WHERE error IS NOT NULL OR time IS NULL;
 -- Two records with one id in the same flush are one event (the first wins).
 CREATE OR REPLACE TEMP TABLE bl_good AS
 WITH good AS (
-    SELECT *, $fmt || ':' || coalesce(event_id, md5(bl_text)) AS bl_event_id
+    SELECT * REPLACE (coalesce(raw, bl_text) AS raw),
+           $fmt || ':' || coalesce(event_id, md5(bl_text)) AS bl_event_id
     FROM bl_stage
     WHERE error IS NULL AND time IS NOT NULL
 )
@@ -52,9 +55,8 @@ SELECT bl_event_id AS event_id, time, now() AS ingested_at, $fmt AS source_forma
        waf,
        pii_scan(concat_ws(' ', message, scan_text)) AS pii,
        CASE WHEN {{mask}} THEN pii_mask(message) ELSE message END AS message,
-       CASE WHEN {{mask}} THEN coalesce(TRY_CAST(pii_mask(CAST(raw AS VARCHAR)) AS JSON),
-                                        to_json({masked: pii_mask(CAST(raw AS VARCHAR))}))
-            ELSE raw END AS raw
+       CASE WHEN {{mask}} THEN coalesce(TRY_CAST(pii_mask(raw) AS JSON), to_json({masked: pii_mask(raw)}))
+            ELSE CAST(raw AS JSON) END AS raw
 FROM good
 QUALIFY row_number() OVER (PARTITION BY bl_event_id ORDER BY bl_location, rec_no) = 1;
 

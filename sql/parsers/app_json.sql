@@ -4,12 +4,9 @@
 -- silently NULL), every other field is cast leniently (a wrong type becomes NULL; raw keeps the original).
 WITH parsed AS (
     SELECT rec_no, text,
-           CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object (' || CASE json_type(text)
-                     WHEN 'VARCHAR' THEN 'string' WHEN 'UBIGINT' THEN 'number' WHEN 'BIGINT' THEN 'number'
-                     WHEN 'DOUBLE' THEN 'number' ELSE lower(json_type(text)) END || ')'
-           END AS json_error,
-           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN json_transform(text, '{
+           -- One parse per record: try() turns invalid JSON into NULL; only rejected rows pay for
+           -- json_valid / json_type to say what was wrong.
+           CASE WHEN starts_with(ltrim(text), '{') THEN try(json_transform(text, '{
              "ts": "JSON", "id": "VARCHAR", "kind": "JSON", "action": "VARCHAR", "outcome": "VARCHAR",
              "tenant": "VARCHAR",
              "actor": {"user": "VARCHAR", "user_id": "VARCHAR", "role": "VARCHAR", "session_id": "VARCHAR",
@@ -20,7 +17,14 @@ WITH parsed AS (
              "resource": {"type": "VARCHAR", "id": "VARCHAR", "owner_id": "VARCHAR", "record_count": "BIGINT"},
              "dst": {"url": "VARCHAR"},
              "message": "VARCHAR", "body": "VARCHAR"
-           }') END AS j
+           }')) END AS j,
+           CASE WHEN j IS NULL THEN
+             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
+                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
+                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
+                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
+                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
+           END AS json_error
     FROM {{records}}
 ), typed AS (
     SELECT *,
@@ -94,5 +98,5 @@ SELECT
                        CAST(j.http.status AS VARCHAR), '-> ' || nullif(url_parts.host, ''))) AS message,
     -- The response body / outbound payload, and the query string (PII in URLs leaks to logs and referrers).
     nullif(concat_ws(' ', j.http.query, j.body), '') AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM timed

@@ -2,10 +2,9 @@
 -- {{records}}: the framed lines (rec_no, byte_offset, text).
 WITH parsed AS (
     SELECT rec_no,
-           CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object'
-           END AS json_error,
-           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN json_transform(text, '{
+           -- One parse per record: try() turns invalid JSON into NULL; only rejected rows pay for
+           -- json_valid / json_type to say what was wrong.
+           CASE WHEN starts_with(ltrim(text), '{') THEN try(json_transform(text, '{
              "timestamp": "BIGINT", "webaclId": "VARCHAR", "terminatingRuleId": "VARCHAR",
              "terminatingRuleType": "VARCHAR", "action": "VARCHAR", "responseCodeSent": "INTEGER",
              "terminatingRuleMatchDetails": [{"conditionType": "VARCHAR"}],
@@ -19,9 +18,18 @@ WITH parsed AS (
              "httpRequest": {"clientIp": "VARCHAR", "country": "VARCHAR", "uri": "VARCHAR", "args": "VARCHAR",
                              "httpMethod": "VARCHAR", "requestId": "VARCHAR", "host": "VARCHAR",
                              "headers": [{"name": "VARCHAR", "value": "VARCHAR"}]}
-           }') END AS j,
+           }')) END AS j,
            text
     FROM {{records}}
+), checked AS (
+    SELECT *, CASE WHEN j IS NULL THEN
+             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
+                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
+                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
+                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
+                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
+           END AS json_error
+    FROM parsed
 ), matched AS (
     SELECT *,
         -- The rule that decided, else the first rule that only counted (COUNT rules are how WAFs run in detect mode).
@@ -50,7 +58,7 @@ WITH parsed AS (
                 array_to_string(list_transform(j.nonTerminatingMatchingRules, lambda r: concat_ws(' ', r.ruleId, r.action)), ' '),
                 array_to_string(flatten(list_transform(j.ruleGroupList, lambda g: list_transform(g.nonTerminatingMatchingRules,
                     lambda r: concat_ws(' ', r.ruleId, r.action)))), ' ')) END)) AS evidence
-    FROM parsed
+    FROM checked
 )
 SELECT
     rec_no,
@@ -93,5 +101,5 @@ SELECT
     'AWS WAF ' || coalesce(j.action, '?') || coalesce(' by ' || rule_id, '') || ': '
         || coalesce(j.httpRequest.httpMethod, '') || ' ' || coalesce(j.httpRequest.uri, '') AS message,
     nullif(j.httpRequest.args, '') AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM matched

@@ -142,5 +142,5 @@ SELECT
         || coalesce(j.ClientRequestMethod, '') || ' ' || coalesce(j.ClientRequestHost, '')
         || coalesce(j.ClientRequestPath, '') AS message,
     nullif(concat_ws(' ', query, referer_query), '') AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM timed

@@ -205,5 +205,5 @@ SELECT
                      'details: ' || details, '-> ' || result, nullif(d.error_message, ''))
     END AS message,
     NULL AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM timed

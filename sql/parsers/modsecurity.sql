@@ -156,7 +156,7 @@ SELECT
     -- the rules matched. Bodies are capped like app_json's so one huge page cannot stall the scanner.
     nullif(concat_ws(' ', query, left(req_body, 65536), left(resp_body, 65536),
                      array_to_string(list_transform(msgs, lambda m: m.data), ' ')), '') AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM (
     SELECT *,
         CASE

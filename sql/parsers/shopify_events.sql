@@ -2,16 +2,20 @@
 -- Fields and mapping: docs/formats/shopify_events.md. {{records}}: (rec_no, byte_offset, text).
 WITH parsed AS (
     SELECT rec_no, text,
-           CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object (' || CASE json_type(text)
-                     WHEN 'VARCHAR' THEN 'string' WHEN 'UBIGINT' THEN 'number' WHEN 'BIGINT' THEN 'number'
-                     WHEN 'DOUBLE' THEN 'number' ELSE lower(json_type(text)) END || ')'
-           END AS json_error,
-           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN json_transform(text, '{
+           -- One parse per record: try() turns invalid JSON into NULL; only rejected rows pay for
+           -- json_valid / json_type to say what was wrong.
+           CASE WHEN starts_with(ltrim(text), '{') THEN try(json_transform(text, '{
              "id": "VARCHAR", "subject_id": "VARCHAR", "created_at": "VARCHAR", "subject_type": "VARCHAR",
              "verb": "VARCHAR", "arguments": ["VARCHAR"], "body": "VARCHAR", "message": "VARCHAR",
              "author": "VARCHAR", "description": "VARCHAR", "path": "VARCHAR"
-           }') END AS j
+           }')) END AS j,
+           CASE WHEN j IS NULL THEN
+             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
+                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
+                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
+                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
+                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
+           END AS json_error
     FROM {{records}}
 ), timed AS (
     SELECT *,
@@ -61,5 +65,5 @@ SELECT
              concat_ws(' ', j.subject_type, j.subject_id, j.verb)) AS message,
     -- Staff comments/notes (body) and the arguments (names, amounts) can carry PII.
     nullif(concat_ws(' ', j.body, array_to_string(j.arguments, ' ')), '') AS scan_text,
-    CASE WHEN json_error IS NULL THEN CAST(text AS JSON) END AS raw
+    CASE WHEN json_error IS NULL THEN text END AS raw  -- parsed above: the loader casts to JSON once
 FROM timed
