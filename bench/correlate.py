@@ -294,9 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         "incremental_5min": {"new_events": new, "seconds": round(inc_s, 2), "history_events": total,
                              "alerts": sum(r.alerts for r in inc_runs)},
         "incremental_5min_on_one_week": {"seconds": round(inc_week_s, 2), "history_events": week_total},
-        "python_sample": {"events": len(sample), "load_seconds": round(sample_load_s, 1),
-                          "all_playbooks_events_per_s": round(len(sample) / py_total)},
+        "python_sample": {"events": len(sample), "load_seconds": round(sample_load_s, 2),
+                          "all_playbooks_events_per_s": round(len(sample) / py_total),
+                          "with_load_events_per_s": round(len(sample) / (py_total + sample_load_s))},
+        # evaluation only (generous to Python), and end to end (the events have to get into Python first)
         "speedup_all_playbooks": round((total / all_s) / (len(sample) / py_total), 1),
+        "speedup_end_to_end": round((total / all_s) / (len(sample) / (py_total + sample_load_s)), 1),
         "peak_rss_mb": round(peak_mb),
         "per_playbook": per,
     }
@@ -307,9 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         for pid, p in per.items():
             print(f"{pid:38} {p['seconds']:>8.2f} {p['events_per_s']:>12,} {p['python_events_per_s']:>12,} "
                   f"{p['speedup']:>8} {p['alerts']:>7}")
-        print(f"all {len(playbooks)} playbooks over {total:,} events: {all_s:.1f}s ({total / all_s:,.0f} events/s), "
-              f"{result['speedup_all_playbooks']}x the Python way ({len(sample) / py_total:,.0f} events/s "
-              f"on a {len(sample):,}-event sample)")
+        print(f"all {len(playbooks)} playbooks over {total:,} events: {all_s:.1f}s ({total / all_s:,.0f} events/s)")
+        print(f"the Python way on a {len(sample):,}-event sample: {len(sample) / py_total:,.0f} events/s evaluating "
+              f"({result['speedup_all_playbooks']}x slower), {len(sample) / (py_total + sample_load_s):,.0f} events/s "
+              f"including reading the events into Python ({sample_load_s:.1f}s; "
+              f"{result['speedup_end_to_end']}x slower)")
         print(f"incremental 5-minute run ({new:,} new events) on {total:,} events of history: {inc_s:.2f}s; "
               f"on {week_total:,}: {inc_week_s:.2f}s")
         print(f"peak RSS {peak_mb:,.0f} MB (this process: DuckDB and the Python sample)")

@@ -91,8 +91,8 @@ class Ctx:
         self.slots = FieldSlots()
         self.conds: list[tuple[str, str]] = []
         self._cond_names: dict[str, str] = {}
-        self.cond_paths: dict[str, list[str]] = {}
-        self.selectors: set[str] = set()  # base column -> the rule paths it stands for (explain)
+        self.cond_paths: dict[str, list[str]] = {}  # base column -> the rule paths it stands for (explain)
+        self.selectors: set[str] = set()
         self.exc_cols = [f"x{i}" for i in range(len(playbook.exceptions))]
         self.components: list[FirstSeenComponent] = []
 
