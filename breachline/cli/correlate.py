@@ -6,11 +6,9 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-import duckdb
-
 from breachline.cli.common import add_store_options, config_from_args, print_json, print_table
 from breachline.config import Config, parse_duration
-from breachline.store import open_store
+from breachline.store import harden, open_store
 from correlators.playbooks import Playbook, configured_playbook_dirs, load_playbooks
 
 
@@ -32,12 +30,6 @@ def add_playbook_options(p: argparse.ArgumentParser) -> None:
 def playbooks_from_args(args: argparse.Namespace, config: Config) -> list[Playbook]:
     dirs = configured_playbook_dirs(config.playbook_dirs, config.use_shipped_playbooks, getattr(args, "playbooks", None))
     return load_playbooks(dirs)
-
-
-def harden(con: duckdb.DuckDBPyConnection) -> None:
-    """Compiled playbook SQL reads the events and nothing else: no files, no network, settings locked."""
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
 
 
 def run(args: argparse.Namespace) -> int:

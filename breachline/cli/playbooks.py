@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from breachline.cli.common import add_store_options, config_from_args, print_json, print_table
-from breachline.cli.correlate import add_playbook_options, duration, harden, playbooks_from_args
+from breachline.cli.correlate import add_playbook_options, duration, playbooks_from_args
 from breachline.config import load_config
 from breachline.errors import PlaybookError
 from breachline.paths import REPO_ROOT
-from breachline.store import open_store
+from breachline.store import harden, open_store
 from correlators.playbooks import Playbook, configured_playbook_dirs, load_playbook
 
 
