@@ -37,11 +37,24 @@ def generated_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, lis
     db = out / "store.duckdb"
     con = connect(db)
     try:
-        ingest_all(con, [SourceConfig(f, f, str(out / "logs" / f)) for f in FORMATS])
+        ingest_all(con, sources(out / "logs"))
     finally:
         con.close()
     truth = [json.loads(line) for line in (out / "logs" / "ground_truth.jsonl").read_text().splitlines() if line]
     return db, truth
+
+
+def sources(logs: Path) -> list[SourceConfig]:
+    """One source per generated folder, as `breachline demo` configures them: Magento's own log lines do not
+    say which store wrote them, so each store's log files are a source with its tenant."""
+    out = []
+    for fmt in FORMATS:
+        if fmt == "magento_log":
+            out += [SourceConfig(f"magento_log-{t}", fmt, str(logs / fmt / f"{t}-*.log"), tenant=t)
+                    for t in ("eu-store", "b2b-store")]
+        else:
+            out.append(SourceConfig(fmt, fmt, str(logs / fmt)))
+    return out
 
 
 def _time(text: str) -> dt.datetime:
