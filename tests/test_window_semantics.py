@@ -261,3 +261,11 @@ def test_match_is_one_alert_per_event_and_keeps_null_groups() -> None:
 def test_threshold_skips_null_groups() -> None:
     events = [{"time": T0.isoformat(), "action": "read"}, {"time": T0.isoformat(), "action": "read"}]
     assert alerts(playbook(THRESHOLD), events) == []
+
+
+def test_sequence_with_two_group_fields() -> None:
+    pb = playbook(SEQUENCE.replace("group_by: [actor.user]", "group_by: [actor.user, src.ip]"))
+    def at(offset: dt.timedelta, action: str, ip: str) -> dict[str, Any]:
+        return ev(offset, action, src={"ip": ip})
+    assert len(alerts(pb, [at(dt.timedelta(0), "escalate", "1.1.1.1"), at(W, "export", "1.1.1.1")])) == 1
+    assert alerts(pb, [at(dt.timedelta(0), "escalate", "1.1.1.1"), at(W, "export", "2.2.2.2")]) == []

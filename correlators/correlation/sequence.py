@@ -61,8 +61,9 @@ def build(ctx: Ctx, spec: SequenceSpec) -> list[str]:
 
     # Chains. Anchors only in groups that have events of every later present step (a semi-join per step):
     # a scanner with thousands of WAF hits that never reaches the application starts no chain at all.
-    later = " AND ".join(f"({g}) IN (SELECT {g} FROM s{j})" for j in range(2, len(present) + 1)) or "TRUE"
-    ctes.append(cte("s1_live", f"SELECT * FROM s1 WHERE {later}"))
+    later = " AND ".join(f"EXISTS (SELECT 1 FROM s{j} x WHERE {join_on(n, 'x', 's')})"
+                         for j in range(2, len(present) + 1)) or "TRUE"
+    ctes.append(cte("s1_live", f"SELECT * FROM s1 s WHERE {later}"))
     chain_cols = [g]
     first = f'SELECT {g}, event_id AS e1, "time" AS t1 FROM s1_live'
     if gaps[0]:
