@@ -69,13 +69,15 @@ class AccountingError(AssertionError):
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """The PII macros, once per connection."""
+    """The PII macros and the parsers' shared macros (sql/macros/ingest.sql), once per connection."""
     present = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'pii_scan_mask'").fetchall()
-    if not present[0][0]:
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name IN ('pii_scan_mask', 'json_record_error')"
+    ).fetchall()
+    if present[0][0] < 2:
         from breachline.pii import install_pii_macros
 
         install_pii_macros(con)
+        con.execute((SQL_DIR / "macros" / "ingest.sql").read_text())
 
 
 def render_loader_sql(con: duckdb.DuckDBPyConnection, parser_sql: str, mask: bool) -> dict[str, str]:

@@ -22,13 +22,7 @@ WITH parsed AS (
            text
     FROM {{records}}
 ), checked AS (
-    SELECT *, CASE WHEN j IS NULL THEN
-             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
-                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
-                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
-                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
-           END AS json_error
+    SELECT *, CASE WHEN j IS NULL THEN json_record_error(text) END AS json_error
     FROM parsed
 ), matched AS (
     SELECT *,

@@ -16,13 +16,7 @@ WITH parsed AS (
     FROM {{records}}
 ), fields AS (
     SELECT rec_no, text, j,
-        CASE WHEN j IS NULL THEN
-             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
-                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
-                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
-                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
-        END AS json_error,
+        CASE WHEN j IS NULL THEN json_record_error(text) END AS json_error,
         nullif(trim(j.Datetime), '') AS dt,
         -- Datetime is a string (RFC 3339) or a number of unix seconds / nanoseconds, depending on the Logpush
         -- job's timestamp_format; numbers sometimes arrive as strings. The unit is decided by magnitude.

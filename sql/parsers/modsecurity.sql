@@ -29,13 +29,7 @@ WITH parsed AS (
     FROM {{records}}
 ), shaped AS (
     SELECT rec_no, text, j, j.transaction AS t,
-        CASE WHEN j IS NULL THEN
-             CASE WHEN NOT json_valid(text) THEN 'invalid JSON'
-                  WHEN json_type(text) = 'OBJECT' THEN 'JSON object the parser could not read'
-                  ELSE 'not a JSON object (' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
-                                                WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean'
-                                                WHEN 'NULL' THEN 'null' ELSE 'number' END || ')' END
-        END AS json_error,
+        CASE WHEN j IS NULL THEN json_record_error(text) END AS json_error,
         CASE WHEN j.transaction.time_stamp IS NOT NULL OR j.transaction.unique_id IS NOT NULL
                   OR j.transaction.client_ip IS NOT NULL OR j.transaction.messages IS NOT NULL THEN 'v3'
              WHEN j.transaction.time IS NOT NULL OR j.transaction.transaction_id IS NOT NULL
