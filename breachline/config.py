@@ -193,11 +193,15 @@ def _str(data: Mapping[str, Any], key: str, where: str, default: str | None = No
     return value
 
 
-def _no_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
+def did_you_mean(key: str, known: set[str]) -> str:
+    """The hint after an unknown key: the closest known key, else the list of known keys."""
     import difflib
 
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
+
+
+def _no_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+            raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(key, known)}")

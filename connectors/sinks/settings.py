@@ -5,13 +5,12 @@ Secrets are never stored here: `token_env` / `webhook_url_env` name the environm
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
 
-from breachline.config import parse_duration
+from breachline.config import did_you_mean, parse_duration
 from breachline.errors import ConfigError
 
 DEFAULT_PRIORITIES = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
@@ -160,9 +159,7 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def _known(t: Mapping[str, Any], keys: set[str], where: str) -> None:
     for key in t:
         if key not in keys:
-            close = difflib.get_close_matches(key, sorted(keys), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(keys))}"
-            raise ConfigError(f"{where} {key}: unknown setting{hint}")
+            raise ConfigError(f"{where} {key}: unknown setting{did_you_mean(key, keys)}")
 
 
 def _str(value: object, key: str) -> str:
